@@ -1,0 +1,93 @@
+"""gevent-native exchange connectivity: REST, websocket, WS-API and FIX, one order truth.
+
+Layers (one import direction, enforced by ``tests/test_layers.py``)::
+
+    exchanges.<venue>  ->  connectivity.connector  ->  connectivity.transport  ->  connectivity.core
+
+``connectivity.errors``, ``connectivity.config`` and ``connectivity.core`` are pure (no I/O, no
+gevent). ``connectivity.runtime`` owns greenlets. ``connectivity.sim`` is the simulated venue,
+which library code never imports.
+"""
+
+from connectivity.config import Credentials, credentials_from_env
+from connectivity.core.clock import Clock, ManualClock, SystemClock
+from connectivity.core.models import (
+    Balance,
+    BalanceUpdate,
+    BookLevel,
+    Fill,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from connectivity.errors import (
+    AuthError,
+    Banned,
+    BookCrossed,
+    ChecksumMismatch,
+    ClosedError,
+    ConfigError,
+    ConnectFailed,
+    ConnectionLost,
+    ConnectivityError,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    ParseError,
+    RateLimited,
+    Rejected,
+    RequestTimeout,
+    ResyncRequired,
+    SequenceGap,
+    ServerError,
+    TransportError,
+    UnknownEnumValue,
+)
+
+__all__ = [
+    "AuthError",
+    "Balance",
+    "BalanceUpdate",
+    "Banned",
+    "BookCrossed",
+    "BookLevel",
+    "ChecksumMismatch",
+    "Clock",
+    "ClosedError",
+    "ConfigError",
+    "ConnectFailed",
+    "ConnectionLost",
+    "ConnectivityError",
+    "Credentials",
+    "Fill",
+    "Instrument",
+    "Liquidity",
+    "ManualClock",
+    "Order",
+    "OrderOutcomeUnknown",
+    "OrderRejected",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderType",
+    "OrderUpdate",
+    "ParseError",
+    "RateLimited",
+    "Rejected",
+    "RequestTimeout",
+    "ResyncRequired",
+    "SequenceGap",
+    "ServerError",
+    "Side",
+    "SystemClock",
+    "TimeInForce",
+    "Trade",
+    "TransportError",
+    "UnknownEnumValue",
+    "credentials_from_env",
+]

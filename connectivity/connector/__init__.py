@@ -1,0 +1,1 @@
+"""Wiring: the Connector base, request pipeline and stream bookkeeping."""

@@ -1,0 +1,1 @@
+"""Test helpers every venue reuses: fakes and the shared contract suite."""

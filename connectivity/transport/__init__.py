@@ -1,0 +1,1 @@
+"""All I/O: HTTP, websocket and FIX transports. Third-party errors are translated here."""

@@ -1,0 +1,1 @@
+"""FIX in three pieces: codec (bytes), session (sans-I/O state machine), pump (greenlets)."""

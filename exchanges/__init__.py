@@ -1,0 +1,1 @@
+"""Venue integrations. Each venue package has the same role-named modules."""

@@ -1,0 +1,1 @@
+"""Binance Spot: REST, websocket market and user data, WS-API and FIX."""
