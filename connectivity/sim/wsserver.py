@@ -1,0 +1,397 @@
+"""A small RFC 6455 websocket server on gevent, bound to loopback, for tests and benchmarks.
+
+It is the transport of the simulated venue: a venue simulator supplies a ``handler`` that runs
+in its own greenlet per connection (owned by the server's :class:`Supervisor`) and talks to
+one :class:`ServerConnection`. A second greenlet per connection reads client frames: it
+answers pings (unless the ``auto_pong`` fault knob is off), records pongs, reassembles
+fragmented messages and queues them for :meth:`ServerConnection.recv`. When the handler
+returns, the connection is closed.
+
+Floods skip per-message framing work: :func:`encode_text_frame` builds a frame once and
+:meth:`ServerConnection.send_raw_frame` writes prebuilt frames (several concatenated ones too).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import socket
+import struct
+from collections.abc import Callable
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.queue
+from gevent.server import StreamServer
+
+from connectivity.runtime import Supervisor
+
+__all__ = [
+    "WS_GUID",
+    "ServerConnection",
+    "WebSocketServer",
+    "accept_key",
+    "encode_frame",
+    "encode_text_frame",
+]
+
+log = logging.getLogger(__name__)
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+HANDSHAKE_TIMEOUT_S = 10.0
+MAX_HEADER_BYTES = 16 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+CLOSE_WAIT_S = 1.0
+
+
+def accept_key(key: str) -> str:
+    """Return the ``Sec-WebSocket-Accept`` value for a client's ``Sec-WebSocket-Key``."""
+    digest = hashlib.sha1(key.strip().encode("ascii") + WS_GUID).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def encode_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    """Return one unmasked (server-to-client) frame carrying ``payload``."""
+    first = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", first, n)
+    elif n < 1 << 16:
+        header = struct.pack("!BBH", first, 126, n)
+    else:
+        header = struct.pack("!BBQ", first, 127, n)
+    return header + payload
+
+
+def encode_text_frame(payload: str | bytes) -> bytes:
+    """Return one complete text frame (precompute it once for floods)."""
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    return encode_frame(OP_TEXT, data)
+
+
+def _unmask(payload: bytes, mask: bytes) -> bytes:
+    # Whole-buffer XOR through big ints: one C-level operation instead of a per-byte loop.
+    n = len(payload)
+    if n == 0:
+        return payload
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+
+
+class _ProtocolViolation(Exception):
+    """The client broke RFC 6455; the connection is closed with ``code``."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class ServerConnection:
+    """One accepted websocket connection, as seen by a venue simulator's handler."""
+
+    def __init__(
+        self, sock: socket.socket, path: str, headers: dict[str, str], leftover: bytes
+    ) -> None:
+        self._sock = sock
+        self.path = path
+        self.headers = headers  # header names lower-cased
+        self.auto_pong = True
+        self.closed = False
+        self.pongs_received: list[bytes] = []
+        self.pings_received: list[bytes] = []
+        self.close_received: tuple[int, str] | None = None
+        self.frames_received = 0
+        self._buffer = bytearray(leftover)
+        self._inbox: gevent.queue.Queue[tuple[str, bytes] | None] = gevent.queue.Queue()
+        self._write_lock = gevent.lock.Semaphore()
+        self._close_sent = False
+        self._peer_done = gevent.event.Event()
+        self._reader: gevent.Greenlet | None = None
+
+    # -- sending (safe from any greenlet) --------------------------------------------------
+    def send_raw_frame(self, frame: bytes) -> None:
+        """Write prebuilt frame bytes (one or several frames) as they are."""
+        if self.closed or self._close_sent:
+            raise ConnectionError("websocket connection is closed")
+        with self._write_lock:
+            self._sock.sendall(frame)
+
+    def send_text(self, data: str | bytes) -> None:
+        """Send one text message (``bytes`` are sent as they are, unchecked)."""
+        self.send_raw_frame(encode_text_frame(data))
+
+    def send_binary(self, data: bytes) -> None:
+        """Send one binary message."""
+        self.send_raw_frame(encode_frame(OP_BINARY, data))
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        """Send a ping; the client's pong lands in :attr:`pongs_received`."""
+        self.send_raw_frame(encode_frame(OP_PING, payload))
+
+    # -- receiving -------------------------------------------------------------------------
+    def recv(self, timeout: float | None = None) -> tuple[str, bytes] | None:
+        """Return the next ``("text"|"binary", payload)``; None on close or timeout."""
+        if self.closed and self._inbox.empty():
+            return None
+        try:
+            return self._inbox.get(timeout=timeout)
+        except gevent.queue.Empty:
+            return None
+
+    # -- closing ---------------------------------------------------------------------------
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame, wait briefly for the client's reply, then close the socket."""
+        if self.closed:
+            return
+        self._send_close(code, reason)
+        if gevent.getcurrent() is not self._reader:
+            self._peer_done.wait(timeout=CLOSE_WAIT_S)
+        self._drop()
+
+    def abort(self) -> None:
+        """Drop the TCP connection with no close frame (a network failure)."""
+        self._drop()
+
+    def _send_close(self, code: int, reason: str) -> None:
+        if self._close_sent:
+            return
+        payload = struct.pack("!H", code) + reason.encode("utf-8")[:123]
+        try:
+            with self._write_lock:
+                self._sock.sendall(encode_frame(OP_CLOSE, payload))
+        except OSError:
+            pass  # the peer is already gone; closing proceeds
+        self._close_sent = True
+
+    def _drop(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            # shutdown() wakes our reader with EOF instead of cancelling its wait mid-read.
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self._inbox.put(None)
+        self._peer_done.set()
+
+    # -- reader greenlet -------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        self._reader = gevent.getcurrent()
+        fragments: list[bytes] = []
+        kind = ""
+        try:
+            while not self.closed:
+                frame = self._read_frame()
+                if frame is None:
+                    break
+                fin, opcode, payload = frame
+                self.frames_received += 1
+                if opcode >= OP_CLOSE:
+                    if not self._control(opcode, payload):
+                        break
+                    continue
+                if opcode == OP_CONT:
+                    if not kind:
+                        raise _ProtocolViolation(1002, "continuation without a message")
+                    fragments.append(payload)
+                else:
+                    if kind:
+                        raise _ProtocolViolation(1002, "new message inside a fragmented one")
+                    kind = "text" if opcode == OP_TEXT else "binary"
+                    fragments = [payload]
+                if fin:
+                    self._deliver(kind, b"".join(fragments))
+                    kind, fragments = "", []
+        except _ProtocolViolation as exc:
+            log.info("closing websocket on protocol violation: %s", exc.reason)
+            self._send_close(exc.code, exc.reason)
+        except OSError:
+            pass  # reset by peer or closed under us: the connection is simply over
+        self._peer_done.set()
+        self._drop()
+
+    def _deliver(self, kind: str, message: bytes) -> None:
+        if kind == "text":
+            try:
+                message.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _ProtocolViolation(1007, "invalid UTF-8 in text message")
+        self._inbox.put((kind, message))
+
+    def _control(self, opcode: int, payload: bytes) -> bool:
+        """Handle a control frame; return False when the connection is over."""
+        if opcode == OP_PING:
+            self.pings_received.append(payload)
+            if self.auto_pong and not self._close_sent:
+                self.send_raw_frame(encode_frame(OP_PONG, payload))
+        elif opcode == OP_PONG:
+            self.pongs_received.append(payload)
+        elif opcode == OP_CLOSE:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+            self.close_received = (code, payload[2:].decode("utf-8", "replace"))
+            self._send_close(1000 if code == 1005 else code, "")
+            return False
+        else:
+            raise _ProtocolViolation(1002, f"unknown control opcode {opcode:#x}")
+        return True
+
+    def _fill(self, n: int) -> bool:
+        while len(self._buffer) < n:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                return False
+            self._buffer += chunk
+        return True
+
+    def _read_frame(self) -> tuple[bool, int, bytes] | None:
+        if not self._fill(2):
+            return None
+        b0, b1 = self._buffer[0], self._buffer[1]
+        fin, opcode, masked, n = bool(b0 & 0x80), b0 & 0x0F, bool(b1 & 0x80), b1 & 0x7F
+        if b0 & 0x70:
+            raise _ProtocolViolation(1002, "reserved bits set without an extension")
+        if not masked:
+            raise _ProtocolViolation(1002, "client frames must be masked")
+        if opcode in (3, 4, 5, 6, 7) or opcode > OP_PONG:
+            raise _ProtocolViolation(1002, f"reserved opcode {opcode:#x}")
+        if opcode >= OP_CLOSE and (not fin or n > 125):
+            raise _ProtocolViolation(1002, "control frames must be final and <= 125 bytes")
+        offset = 2
+        if n == 126:
+            if not self._fill(4):
+                return None
+            n = struct.unpack_from("!H", self._buffer, 2)[0]
+            offset = 4
+        elif n == 127:
+            if not self._fill(10):
+                return None
+            n = struct.unpack_from("!Q", self._buffer, 2)[0]
+            offset = 10
+        if n > MAX_MESSAGE_BYTES:
+            raise _ProtocolViolation(1009, "frame too large")
+        if not self._fill(offset + 4 + n):
+            return None
+        mask = bytes(self._buffer[offset : offset + 4])
+        payload = _unmask(bytes(self._buffer[offset + 4 : offset + 4 + n]), mask)
+        del self._buffer[: offset + 4 + n]
+        return fin, opcode, payload
+
+    def __repr__(self) -> str:
+        return f"ServerConnection(path={self.path!r}, closed={self.closed})"
+
+
+Handler = Callable[[ServerConnection], None]
+
+
+class WebSocketServer:
+    """A loopback websocket server running ``handler(conn)`` in a greenlet per connection."""
+
+    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._handler = handler
+        self._host = host
+        self._requested_port = port
+        self._supervisor = Supervisor("wsserver")
+        self._server: StreamServer | None = None
+        self.connections: list[ServerConnection] = []
+
+    def start(self) -> None:
+        """Bind and start accepting connections."""
+        self._server = StreamServer(
+            (self._host, self._requested_port), self._serve, spawn=self._spawn
+        )
+        self._server.start()
+
+    @property
+    def port(self) -> int:
+        """Return the bound TCP port (after :meth:`start`)."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.server_port)
+
+    def url(self, path: str = "/") -> str:
+        """Return ``ws://host:port<path>`` for clients."""
+        return f"ws://{self._host}:{self.port}{path}"
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop accepting, close every connection, and kill and join all greenlets."""
+        if self._server is not None:
+            self._server.stop(timeout=0)
+        for conn in list(self.connections):
+            conn.abort()
+        self._supervisor.close(timeout=timeout)
+        self.connections.clear()
+
+    def __enter__(self) -> WebSocketServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _spawn(self, func: Callable[..., object], *args: object) -> gevent.Greenlet:
+        # StreamServer's spawn hook: every connection greenlet is owned by our supervisor.
+        return self._supervisor.spawn(func, *args, name="conn")
+
+    def _serve(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            conn = self._handshake(sock)
+        except (OSError, ValueError, gevent.Timeout) as exc:
+            log.info("websocket handshake failed: %r", exc)
+            sock.close()
+            return
+        self.connections.append(conn)
+        reader = self._supervisor.spawn(conn._read_loop, name="reader")
+        try:
+            self._handler(conn)
+        except OSError:
+            pass  # the client went away while the handler was writing
+        finally:
+            conn.close()
+            reader.join(timeout=CLOSE_WAIT_S)
+            reader.kill(block=True, timeout=CLOSE_WAIT_S)
+            if conn in self.connections:
+                self.connections.remove(conn)
+
+    def _handshake(self, sock: socket.socket) -> ServerConnection:
+        data = b""
+        with gevent.Timeout(HANDSHAKE_TIMEOUT_S):
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(4096)
+                if not chunk or len(data) > MAX_HEADER_BYTES:
+                    raise ValueError("incomplete HTTP upgrade request")
+                data += chunk
+        head, _, leftover = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        key = headers.get("sec-websocket-key", "")
+        if (
+            len(parts) != 3
+            or parts[0] != "GET"
+            or "websocket" not in headers.get("upgrade", "").lower()
+            or headers.get("sec-websocket-version") != "13"
+            or not key
+        ):
+            sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            raise ValueError(f"not a websocket upgrade: {lines[0]!r}")
+        sock.sendall(
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept_key(key)}\r\n\r\n"
+            ).encode("ascii")
+        )
+        return ServerConnection(sock, parts[1], headers, leftover)
+
+    def __repr__(self) -> str:
+        port = self._server.server_port if self._server is not None else None
+        return f"WebSocketServer(port={port}, connections={len(self.connections)})"
