@@ -1,0 +1,138 @@
+"""A small loopback HTTP server on gevent.pywsgi, the REST side of a simulated venue.
+
+A venue dialect registers ``(method, path) -> handler`` routes; each handler receives a parsed
+:class:`HttpRequest` and returns an :class:`HttpResponse`. The server binds 127.0.0.1 on an
+ephemeral port, runs request handlers in a pool it owns, and :meth:`HttpServer.close` stops the
+listener and kills every handler greenlet (keep-alive connections included).
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import attrs
+import gevent.pool
+import orjson
+from gevent.pywsgi import WSGIServer
+
+__all__ = ["HttpRequest", "HttpResponse", "HttpServer", "json_response"]
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class HttpRequest:
+    """One request as a venue dialect sees it (query parameters: last value wins)."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # names lower-cased
+    body: bytes
+
+
+@attrs.frozen
+class HttpResponse:
+    """A handler's answer."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()
+) -> HttpResponse:
+    """Return a JSON response with the right content type."""
+    return HttpResponse(
+        status,
+        orjson.dumps(payload),
+        (("Content-Type", "application/json;charset=UTF-8"), *headers),
+    )
+
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class HttpServer:
+    """Route requests to handlers on a loopback gevent.pywsgi server."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, pool_size: int = 64) -> None:
+        self._host = host
+        self._requested_port = port
+        self._routes: dict[tuple[str, str], Handler] = {}
+        self._pool = gevent.pool.Pool(pool_size)
+        self._server: WSGIServer | None = None
+        self.requests_served = 0
+
+    def route(self, method: str, path: str, handler: Handler) -> None:
+        """Register ``handler`` for ``method path`` (exact path match)."""
+        self._routes[(method.upper(), path)] = handler
+
+    def start(self) -> None:
+        """Bind and start serving."""
+        self._server = WSGIServer(
+            (self._host, self._requested_port),
+            self._app,
+            spawn=self._pool,
+            log=None,
+            error_log=log,
+        )
+        self._server.start()
+
+    @property
+    def port(self) -> int:
+        """Return the bound port (after :meth:`start`)."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.server_port)
+
+    def url(self, path: str = "") -> str:
+        """Return ``http://host:port<path>``."""
+        return f"http://{self._host}:{self.port}{path}"
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop listening and kill every handler greenlet (waits at most ``timeout``)."""
+        if self._server is not None:
+            self._server.stop(timeout=0)
+        self._pool.kill(block=True, timeout=timeout)
+
+    def __enter__(self) -> HttpServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO", "/"))
+        handler = self._routes.get((method, path))
+        if handler is None:
+            response = json_response({"code": -1, "msg": f"no route {method} {path}"}, 404)
+        else:
+            response = handler(self._request(environ, method, path))
+        self.requests_served += 1
+        reason = http.HTTPStatus(response.status).phrase
+        start_response(f"{response.status} {reason}", list(response.headers))
+        return [response.body]
+
+    @staticmethod
+    def _request(environ: dict[str, Any], method: str, path: str) -> HttpRequest:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
+        return HttpRequest(method, path, query, headers, body)
+
+    def __repr__(self) -> str:
+        port = self._server.server_port if self._server is not None else None
+        return f"HttpServer(port={port}, routes={len(self._routes)})"
