@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import decimal
 import enum
+from collections.abc import Callable
 from decimal import Decimal
 
 from connectivity.errors import ParseError
@@ -22,6 +23,7 @@ __all__ = [
     "decimal_to_fixed",
     "fixed_to_decimal",
     "format_decimal",
+    "fixed_parser",
     "format_fixed",
     "parse_decimal",
     "parse_fixed",
@@ -186,3 +188,39 @@ def round_qty(qty: Decimal, step: Decimal) -> Decimal:
 def round_price(price: Decimal, tick: Decimal, rounding: Rounding = Rounding.NEAREST) -> Decimal:
     """Round a price to the tick size (nearest by default; FLOOR for bids, CEILING for asks)."""
     return round_to_increment(price, tick, rounding)
+
+
+def fixed_parser(scale: int, *, cache_size: int = 8192) -> Callable[[str], int]:
+    """Return a fast, exact, non-negative ``str -> int`` parser at ``scale`` for hot paths.
+
+    Venue books repeat the same price strings all the time, so recent strings are cached
+    (bounded: the cache is emptied when full). A miss with exactly ``scale`` decimals (the
+    usual venue format, e.g. Binance's ``"0.35130000"``) is validated as ASCII digits and
+    converted with one ``int()``; anything else goes through :func:`parse_fixed`. Negative
+    values raise :class:`ParseError` (book prices and quantities are never negative).
+    """
+    if not 0 <= scale <= MAX_SCALE:
+        raise ValueError(f"scale must be within 0..{MAX_SCALE}, got {scale}")
+    cache: dict[str, int] = {}
+    get = cache.get
+    width = scale + 1  # characters from the '.' to the end in the fast format
+
+    def parse(text: str) -> int:
+        value = get(text)
+        if value is not None:
+            return value
+        dot = text.find(".")
+        digits = text.replace(".", "", 1)
+        # isascii + isdigit exclude what int() would tolerate: signs, '_', spaces, non-ASCII.
+        if dot > 0 and len(text) - dot == width and digits.isascii() and digits.isdigit():
+            value = int(digits)
+        else:
+            value = parse_fixed(text, scale)
+            if value < 0:
+                raise _bad(text, "negative")
+        if len(cache) >= cache_size:
+            cache.clear()
+        cache[text] = value
+        return value
+
+    return parse

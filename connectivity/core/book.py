@@ -1,0 +1,308 @@
+"""L2 order book keyed by exact fixed-point prices, plus the delta/snapshot values fed to it.
+
+Prices and quantities are plain ``int`` holding ``value * 10**scale`` (see
+:mod:`connectivity.core.decimal`); ``Decimal`` appears only when a consumer asks for
+:class:`~connectivity.core.models.BookLevel` values or a mid price.
+
+Data structure (chosen by measurement, see ``benchmarks/book.py``): each side is a
+``dict`` price -> quantity plus a sorted ``list`` of prices maintained with ``bisect``, with
+the best price at the END of the list (bids ascending; asks stored negated, so ascending
+``-price`` also ends with the best ask). Activity concentrates at the top of the book, so an
+insert or delete of a level near the top moves only a few list slots, a quantity change on
+an existing level is one dict store, and best bid/ask is O(1) after every message.
+
+Quantities are absolute: a level update replaces the level's quantity; quantity 0 deletes
+the level, and deleting a level we do not hold is normal (the venue's snapshot is
+depth-limited) and ignored.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import NamedTuple
+
+from connectivity.core.decimal import fixed_to_decimal
+from connectivity.core.models import BookLevel
+
+__all__ = [
+    "BookDelta",
+    "BookSnapshot",
+    "BookView",
+    "ChecksumFn",
+    "Level",
+    "OrderBook",
+]
+
+Level = tuple[int, int]
+"""One ``(price, quantity)`` level as fixed-point ints."""
+
+ChecksumFn = Callable[["OrderBook"], int]
+"""A venue's checksum over our book (e.g. CRC32 of the top levels), compared with theirs."""
+
+
+class BookDelta(NamedTuple):
+    """One incremental book update as parsed from a venue (absolute level quantities).
+
+    ``first_id``/``last_id`` are the venue's update-id range (Binance ``U``/``u``); venues
+    with a single sequence number put it in both. ``checksum`` is the venue-published value
+    for venues that have one.
+    """
+
+    symbol: str
+    first_id: int
+    last_id: int
+    bids: list[Level]
+    asks: list[Level]
+    ts_event: int
+    ts_recv: int
+    checksum: int | None = None
+
+
+class BookSnapshot(NamedTuple):
+    """A full (depth-limited) book from the venue, valid as of update id ``last_id``."""
+
+    symbol: str
+    last_id: int
+    bids: list[Level]
+    asks: list[Level]
+    ts_event: int
+    ts_recv: int
+
+
+def _levels(levels: Sequence[Level], price_scale: int, qty_scale: int) -> list[BookLevel]:
+    return [
+        BookLevel(fixed_to_decimal(price, price_scale), fixed_to_decimal(qty, qty_scale))
+        for price, qty in levels
+    ]
+
+
+class BookView(NamedTuple):
+    """An immutable copy of the top of a book: cheap to take, safe to hand to other code.
+
+    ``valid`` is False while the book is being resynchronised or is stale: never quote off
+    a view that is not valid.
+    """
+
+    symbol: str
+    update_id: int
+    ts_event: int
+    bids: tuple[Level, ...]  # best first
+    asks: tuple[Level, ...]  # best first
+    price_scale: int
+    qty_scale: int
+    valid: bool = True
+
+    @property
+    def best_bid(self) -> Level | None:
+        """Return the best bid ``(price, qty)`` or None."""
+        return self.bids[0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Level | None:
+        """Return the best ask ``(price, qty)`` or None."""
+        return self.asks[0] if self.asks else None
+
+    def bid_levels(self) -> list[BookLevel]:
+        """Return the bids as exact ``BookLevel`` values, best first."""
+        return _levels(self.bids, self.price_scale, self.qty_scale)
+
+    def ask_levels(self) -> list[BookLevel]:
+        """Return the asks as exact ``BookLevel`` values, best first."""
+        return _levels(self.asks, self.price_scale, self.qty_scale)
+
+
+class OrderBook:
+    """An L2 book of one symbol with exact fixed-point prices and quantities."""
+
+    __slots__ = (
+        "_ask_keys",
+        "_asks",
+        "_bid_keys",
+        "_bids",
+        "price_scale",
+        "qty_scale",
+        "symbol",
+        "ts_event",
+        "update_id",
+    )
+
+    def __init__(self, symbol: str, price_scale: int = 8, qty_scale: int = 8) -> None:
+        self.symbol = symbol
+        self.price_scale = price_scale
+        self.qty_scale = qty_scale
+        self.update_id = 0  # venue id the book is valid as of (Binance: bookId)
+        self.ts_event = 0  # venue time of the last applied update, ns
+        self._bids: dict[int, int] = {}
+        self._asks: dict[int, int] = {}
+        self._bid_keys: list[int] = []  # ascending prices: best bid last
+        self._ask_keys: list[int] = []  # ascending NEGATED prices: best ask last
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Remove every level (a resync must never keep levels from the old book)."""
+        self._bids = {}
+        self._asks = {}
+        self._bid_keys = []
+        self._ask_keys = []
+        self.update_id = 0
+        self.ts_event = 0
+
+    def load(
+        self, bids: Iterable[Level], asks: Iterable[Level], update_id: int, ts_event: int = 0
+    ) -> None:
+        """Replace the whole book with a snapshot (zero quantities are skipped)."""
+        self._bids = {price: qty for price, qty in bids if qty}
+        self._asks = {price: qty for price, qty in asks if qty}
+        self._bid_keys = sorted(self._bids)
+        self._ask_keys = sorted(-price for price in self._asks)
+        self.update_id = update_id
+        self.ts_event = ts_event
+
+    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+        """Apply absolute level updates; quantity 0 deletes (unknown levels are ignored)."""
+        book = self._bids
+        keys = self._bid_keys
+        for price, qty in bids:
+            if qty:
+                if price not in book:
+                    insort(keys, price)
+                book[price] = qty
+            elif price in book:
+                del book[price]
+                del keys[bisect_left(keys, price)]
+        book = self._asks
+        keys = self._ask_keys
+        for price, qty in asks:
+            if qty:
+                if price not in book:
+                    insort(keys, -price)
+                book[price] = qty
+            elif price in book:
+                del book[price]
+                del keys[bisect_left(keys, -price)]
+
+    def set_level(self, is_bid: bool, price: int, qty: int) -> None:
+        """Set one level's absolute quantity (0 deletes)."""
+        if is_bid:
+            self.apply(((price, qty),), ())
+        else:
+            self.apply((), ((price, qty),))
+
+    def replace_with(self, other: OrderBook) -> None:
+        """Take over ``other``'s levels and ids in O(1) (``other`` is left empty).
+
+        Lets a resync build the new book on the side and swap it in, so consumers holding
+        this object keep a valid reference.
+        """
+        self._bids, other._bids = other._bids, {}
+        self._asks, other._asks = other._asks, {}
+        self._bid_keys, other._bid_keys = other._bid_keys, []
+        self._ask_keys, other._ask_keys = other._ask_keys, []
+        self.update_id = other.update_id
+        self.ts_event = other.ts_event
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def best_bid(self) -> Level | None:
+        """Return the best bid ``(price, qty)`` or None; O(1)."""
+        keys = self._bid_keys
+        if not keys:
+            return None
+        price = keys[-1]
+        return price, self._bids[price]
+
+    def best_ask(self) -> Level | None:
+        """Return the best ask ``(price, qty)`` or None; O(1)."""
+        keys = self._ask_keys
+        if not keys:
+            return None
+        price = -keys[-1]
+        return price, self._asks[price]
+
+    def best_bid_price(self) -> int | None:
+        """Return the best bid price or None; O(1)."""
+        return self._bid_keys[-1] if self._bid_keys else None
+
+    def best_ask_price(self) -> int | None:
+        """Return the best ask price or None; O(1)."""
+        return -self._ask_keys[-1] if self._ask_keys else None
+
+    def is_crossed(self) -> bool:
+        """Return True when best bid >= best ask (a broken book: never quote off it)."""
+        bids = self._bid_keys
+        asks = self._ask_keys
+        return bool(bids) and bool(asks) and bids[-1] >= -asks[-1]
+
+    def spread(self) -> int | None:
+        """Return best ask - best bid at ``price_scale``, or None when a side is empty."""
+        if not self._bid_keys or not self._ask_keys:
+            return None
+        return -self._ask_keys[-1] - self._bid_keys[-1]
+
+    def mid(self) -> Decimal | None:
+        """Return the exact mid price as ``Decimal``, or None when a side is empty."""
+        if not self._bid_keys or not self._ask_keys:
+            return None
+        total = self._bid_keys[-1] - self._ask_keys[-1]
+        return fixed_to_decimal(total * 5, self.price_scale + 1)
+
+    def bids(self, n: int | None = None) -> list[Level]:
+        """Return up to ``n`` bids (all when None), best first."""
+        keys = self._bid_keys if n is None else self._bid_keys[-n:] if n > 0 else []
+        book = self._bids
+        return [(price, book[price]) for price in reversed(keys)]
+
+    def asks(self, n: int | None = None) -> list[Level]:
+        """Return up to ``n`` asks (all when None), best first."""
+        keys = self._ask_keys if n is None else self._ask_keys[-n:] if n > 0 else []
+        book = self._asks
+        return [(-key, book[-key]) for key in reversed(keys)]
+
+    def bid_quantity(self, price: int) -> int:
+        """Return the quantity at a bid price (0 when the level is absent)."""
+        return self._bids.get(price, 0)
+
+    def ask_quantity(self, price: int) -> int:
+        """Return the quantity at an ask price (0 when the level is absent)."""
+        return self._asks.get(price, 0)
+
+    def depth(self) -> tuple[int, int]:
+        """Return the number of ``(bid, ask)`` levels held."""
+        return len(self._bids), len(self._asks)
+
+    def view(self, n: int = 10, *, valid: bool = True) -> BookView:
+        """Return an immutable copy of the top ``n`` levels per side."""
+        return BookView(
+            self.symbol,
+            self.update_id,
+            self.ts_event,
+            tuple(self.bids(n)),
+            tuple(self.asks(n)),
+            self.price_scale,
+            self.qty_scale,
+            valid,
+        )
+
+    def bid_levels(self, n: int | None = None) -> list[BookLevel]:
+        """Return bids as exact ``BookLevel`` values, best first."""
+        return _levels(self.bids(n), self.price_scale, self.qty_scale)
+
+    def ask_levels(self, n: int | None = None) -> list[BookLevel]:
+        """Return asks as exact ``BookLevel`` values, best first."""
+        return _levels(self.asks(n), self.price_scale, self.qty_scale)
+
+    def checksum(self, fn: ChecksumFn) -> int:
+        """Return the venue checksum of this book computed by ``fn`` (the checksum hook)."""
+        return fn(self)
+
+    def __len__(self) -> int:
+        return len(self._bids) + len(self._asks)
+
+    def __repr__(self) -> str:
+        return (
+            f"OrderBook({self.symbol!r}, update_id={self.update_id}, "
+            f"best_bid={self.best_bid()}, best_ask={self.best_ask()}, depth={self.depth()})"
+        )

@@ -1,0 +1,538 @@
+"""Snapshot + buffered-delta book synchronisation, per symbol, with the venue's integrity rule.
+
+Usage by a market-data connector (no I/O here: the connector fetches snapshots)::
+
+    sync = BookSync(IntegrityMode.SEQUENCE, rule=UpdateIdRangeRule(),
+                    request_snapshot=fetch_later,      # optional: called with the symbol
+                    on_event=sink,                     # optional: BookValid / BookInvalid
+                    stale_after_ns=5 * NS_PER_SECOND)
+    sync.add_symbol("BTCUSDT", price_scale=8, qty_scale=8)   # optional; else defaults
+    if sync.on_delta("BTCUSDT", delta):      # BookDelta from the venue parser
+        schedule_snapshot("BTCUSDT")          # True = a NEW snapshot request was issued
+    sync.on_snapshot("BTCUSDT", snapshot)     # BookSnapshot; returns True = fetch again
+    sync.snapshot_failed("BTCUSDT")           # the fetch failed: the next delta re-requests
+    sync.is_valid("BTCUSDT"); sync.book("BTCUSDT"); sync.view("BTCUSDT", 10)
+    sync.check_stale(clock.time_ns())         # periodically, with the Clock's time
+    sync.reset()                              # after a reconnect: resync every symbol
+
+``request_snapshot`` and the boolean returns are two ways to learn the same thing: a
+snapshot request is issued once per need (not per delta) until :meth:`on_snapshot` or
+:meth:`snapshot_failed` is called.
+
+The procedure (for :class:`IntegrityMode.SEQUENCE` with :class:`UpdateIdRangeRule`, i.e.
+Binance spot, ``specs/binance.md`` 3.1): buffer deltas from the first one on; request the
+snapshot after the first buffered delta; if ``snapshot.last_id < first buffered first_id``
+fetch again; drop buffered deltas with ``last_id <= snapshot.last_id``; load the snapshot
+(``bookId = last_id``); then, for every buffered and live delta: ``last_id < bookId`` ->
+ignore (counted as ``stale_ignored``); ``first_id > bookId + 1`` -> gap: resync; else apply
+and set ``bookId = last_id``. A crossed book after any delta (when ``check_crossed``) or a
+checksum mismatch (:class:`IntegrityMode.CHECKSUM`) also resyncs. Only the affected symbol
+is resynced.
+
+What consumers see (double-buffered refresh): :meth:`book` always returns the same
+:class:`OrderBook` object for a symbol. During a resync it keeps the LAST book (frozen: no
+deltas are applied to it) while :meth:`is_valid` is False, :meth:`status` is
+``RESYNCING`` and views carry ``valid=False``; the replacement is built on the side from
+the new snapshot plus the buffered deltas and swapped in only once it has caught up, when
+``BookValid`` is emitted. A bot must quote only while :meth:`is_valid` is True.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import attrs
+
+from connectivity.core.book import BookDelta, BookSnapshot, BookView, ChecksumFn, OrderBook
+from connectivity.errors import ConfigError
+
+__all__ = [
+    "BookEvent",
+    "BookInvalid",
+    "BookStats",
+    "BookStatus",
+    "BookSync",
+    "BookValid",
+    "IntegrityMode",
+    "InvalidReason",
+    "SequenceRule",
+    "UpdateIdRangeRule",
+    "Verdict",
+]
+
+
+class IntegrityMode(enum.Enum):
+    """How a venue lets us prove a local book is complete (declared per feed)."""
+
+    SEQUENCE = "sequence"  # update ids: a SequenceRule decides apply / ignore / gap
+    CHECKSUM = "checksum"  # venue-published checksum per delta, checked by a ChecksumFn
+    SNAPSHOT_ONLY = "snapshot_only"  # every message is a full book; deltas are refused
+    NONE = "none"  # deltas applied after a snapshot without any check
+
+
+class Verdict(enum.Enum):
+    """What a sequence rule says about one delta against the current book id."""
+
+    APPLY = "apply"
+    STALE = "stale"  # already reflected in the book: ignore
+    GAP = "gap"  # something was missed: resync
+
+
+class SequenceRule(Protocol):
+    """A venue's update-id rule (a strategy object, so venues differ by data, not code)."""
+
+    def snapshot_usable(self, snapshot_id: int, first_buffered: BookDelta) -> bool:
+        """Return False when the snapshot is older than the buffer (fetch it again)."""
+
+    def covered_by_snapshot(self, snapshot_id: int, delta: BookDelta) -> bool:
+        """Return True when a buffered delta is already in the snapshot (drop it)."""
+
+    def check(self, book_id: int, delta: BookDelta) -> Verdict:
+        """Classify a delta against the book's current update id."""
+
+
+class UpdateIdRangeRule:
+    """Deltas carry an id range ``[first_id, last_id]`` (Binance spot ``U``/``u``).
+
+    Exactly ``specs/binance.md`` 3.1 (current text, corrected 2025-11-12): snapshot too old
+    when ``snapshot_id < first buffered first_id``; drop ``last_id <= snapshot_id``; ignore
+    ``last_id < book_id``; gap when ``first_id > book_id + 1``; otherwise apply. The
+    pre-2024 rule (first event must have ``U <= id+1 <= u``, then ``U == prev u + 1``)
+    accepts a subset of what this rule accepts on an in-order stream.
+    """
+
+    __slots__ = ()
+
+    def snapshot_usable(self, snapshot_id: int, first_buffered: BookDelta) -> bool:
+        """Return False when ``snapshot_id < first_buffered.first_id``."""
+        return snapshot_id >= first_buffered.first_id
+
+    def covered_by_snapshot(self, snapshot_id: int, delta: BookDelta) -> bool:
+        """Return True when ``delta.last_id <= snapshot_id``."""
+        return delta.last_id <= snapshot_id
+
+    def check(self, book_id: int, delta: BookDelta) -> Verdict:
+        """Apply, ignore (``last_id < book_id``) or gap (``first_id > book_id + 1``)."""
+        if delta.last_id < book_id:
+            return Verdict.STALE
+        if delta.first_id > book_id + 1:
+            return Verdict.GAP
+        return Verdict.APPLY
+
+    def __repr__(self) -> str:
+        return "UpdateIdRangeRule()"
+
+
+class BookStatus(enum.Enum):
+    """Where a symbol's book is in its life cycle; only VALID may be quoted off."""
+
+    SYNCING = "syncing"  # never had a book: buffering, waiting for a snapshot
+    VALID = "valid"
+    RESYNCING = "resyncing"  # the last book is still served (frozen, invalid) while rebuilding
+    STALE = "stale"  # no update for ``stale_after_ns``; valid again on the next update
+
+
+class InvalidReason(enum.Enum):
+    """Why a book stopped being valid."""
+
+    GAP = "gap"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    CROSSED = "crossed"
+    STALE = "stale"
+    RESET = "reset"  # asked for by the connector (reconnect, resubscribe, bad payload)
+    BUFFER_OVERFLOW = "buffer_overflow"
+
+
+@attrs.frozen
+class BookValid:
+    """A symbol's book became valid (first sync, after a resync, or no longer stale)."""
+
+    symbol: str
+    update_id: int
+    ts: int  # ns, receive time of what made it valid
+
+
+@attrs.frozen
+class BookInvalid:
+    """A symbol's book must not be quoted off any more; ``reason`` says why."""
+
+    symbol: str
+    reason: InvalidReason
+    detail: str
+    update_id: int  # the book id at the time
+    ts: int
+    expected: int | None = None  # for gaps: the first id we could accept (bookId + 1)
+    received: int | None = None  # for gaps: the delta's first id
+
+
+BookEvent = BookValid | BookInvalid
+
+
+class BookStats:
+    """Per-symbol counters (mutable, read by monitoring)."""
+
+    __slots__ = (
+        "buffer_overflows",
+        "checksum_failures",
+        "crossed",
+        "dropped_covered",
+        "gaps",
+        "last_ts_event",
+        "last_ts_recv",
+        "last_update_id",
+        "resyncs",
+        "snapshot_refetches",
+        "snapshots_applied",
+        "stale_ignored",
+        "updates_applied",
+    )
+
+    def __init__(self) -> None:
+        self.updates_applied = 0  # deltas applied to a book (buffered or live)
+        self.resyncs = 0  # times a book was invalidated and rebuilt
+        self.gaps = 0
+        self.stale_ignored = 0  # deltas ignored by the rule (already in the book)
+        self.dropped_covered = 0  # buffered deltas dropped because the snapshot covered them
+        self.snapshots_applied = 0
+        self.snapshot_refetches = 0  # snapshots older than the buffer, fetched again
+        self.crossed = 0  # times a book crossed (each one resyncs)
+        self.checksum_failures = 0
+        self.buffer_overflows = 0
+        self.last_update_id = 0
+        self.last_ts_event = 0  # venue time of the last applied update (feed latency)
+        self.last_ts_recv = 0  # our receive time of the last applied update (staleness)
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counters as a plain dict (for logs and JSON)."""
+        return {name: getattr(self, name) for name in sorted(self.__slots__)}
+
+    def __repr__(self) -> str:
+        return f"BookStats({self.as_dict()})"
+
+
+class _Symbol:
+    __slots__ = ("book", "buffer", "live", "pending", "requested", "stats", "status")
+
+    def __init__(self, book: OrderBook) -> None:
+        self.book = book  # the public object; its contents are swapped on resync
+        self.status = BookStatus.SYNCING
+        self.live = False  # VALID or STALE: deltas go straight to the book
+        self.buffer: list[BookDelta] = []
+        self.requested = False  # a snapshot request is outstanding
+        self.pending: BookSnapshot | None = None  # a snapshot that arrived before any delta
+        self.stats = BookStats()
+
+
+class BookSync:
+    """Keeps one order book per symbol in sync with a venue (see the module docstring)."""
+
+    def __init__(
+        self,
+        mode: IntegrityMode,
+        rule: SequenceRule | None = None,
+        *,
+        checksum: ChecksumFn | None = None,
+        request_snapshot: Callable[[str], None] | None = None,
+        on_event: Callable[[BookEvent], None] | None = None,
+        stale_after_ns: int | None = None,
+        check_crossed: bool = True,
+        max_buffer: int = 10_000,
+        price_scale: int = 8,
+        qty_scale: int = 8,
+    ) -> None:
+        if mode is IntegrityMode.SEQUENCE and rule is None:
+            raise ConfigError("IntegrityMode.SEQUENCE needs a SequenceRule")
+        if mode is IntegrityMode.CHECKSUM and checksum is None:
+            raise ConfigError("IntegrityMode.CHECKSUM needs a checksum function")
+        if max_buffer < 1:
+            raise ConfigError(f"max_buffer must be >= 1, got {max_buffer}")
+        self.mode = mode
+        self.rule = rule
+        self._checksum = checksum
+        self._request = request_snapshot
+        self._emit = on_event
+        self.stale_after_ns = stale_after_ns
+        self.check_crossed = check_crossed
+        self.max_buffer = max_buffer
+        self._scales = (price_scale, qty_scale)
+        self._symbols: dict[str, _Symbol] = {}
+
+    # -- symbols and reading -----------------------------------------------------------------
+
+    def add_symbol(
+        self, symbol: str, price_scale: int | None = None, qty_scale: int | None = None
+    ) -> OrderBook:
+        """Register a symbol (optional: unknown symbols are added with the default scales)."""
+        state = self._symbols.get(symbol)
+        if state is None:
+            book = OrderBook(
+                symbol,
+                self._scales[0] if price_scale is None else price_scale,
+                self._scales[1] if qty_scale is None else qty_scale,
+            )
+            state = self._symbols[symbol] = _Symbol(book)
+        return state.book
+
+    def _state(self, symbol: str) -> _Symbol:
+        state = self._symbols.get(symbol)
+        if state is None:
+            self.add_symbol(symbol)
+            state = self._symbols[symbol]
+        return state
+
+    def symbols(self) -> list[str]:
+        """Return the symbols known to this sync."""
+        return list(self._symbols)
+
+    def book(self, symbol: str) -> OrderBook:
+        """Return the symbol's book object (stable across resyncs; check :meth:`is_valid`)."""
+        return self._state(symbol).book
+
+    def view(self, symbol: str, n: int = 10) -> BookView:
+        """Return an immutable top-``n`` view, with ``valid`` set from :meth:`is_valid`."""
+        state = self._state(symbol)
+        return state.book.view(n, valid=state.status is BookStatus.VALID)
+
+    def is_valid(self, symbol: str) -> bool:
+        """Return True only when the symbol's book may be quoted off."""
+        state = self._symbols.get(symbol)
+        return state is not None and state.status is BookStatus.VALID
+
+    def status(self, symbol: str) -> BookStatus:
+        """Return the symbol's life-cycle status."""
+        return self._state(symbol).status
+
+    def stats(self, symbol: str) -> BookStats:
+        """Return the symbol's counters."""
+        return self._state(symbol).stats
+
+    def needs_snapshot(self, symbol: str) -> bool:
+        """Return True while the symbol is waiting for a snapshot to (re)build its book."""
+        state = self._symbols.get(symbol)
+        return state is not None and not state.live and state.pending is None
+
+    def buffered(self, symbol: str) -> int:
+        """Return how many deltas are buffered for the symbol."""
+        return len(self._state(symbol).buffer)
+
+    # -- input -------------------------------------------------------------------------------
+
+    def on_delta(self, symbol: str, delta: BookDelta, ts_recv: int | None = None) -> bool:
+        """Feed one parsed delta; return True when a NEW snapshot request was issued."""
+        state = self._symbols.get(symbol) or self._state(symbol)
+        if ts_recv is None:
+            ts_recv = delta.ts_recv
+        if state.live:
+            return self._apply_live(state, delta, ts_recv)
+        if self.mode is IntegrityMode.SNAPSHOT_ONLY:
+            raise ConfigError(f"{symbol}: deltas are not accepted in SNAPSHOT_ONLY mode")
+        buffer = state.buffer
+        buffer.append(delta)
+        if len(buffer) > self.max_buffer:
+            # Forget the oldest half: as if buffering had started later (the snapshot must
+            # then cover the new first delta, which the rule checks).
+            del buffer[: len(buffer) // 2]
+            state.stats.buffer_overflows += 1
+        if state.pending is not None:
+            snapshot, state.pending = state.pending, None
+            return self._load(state, snapshot, ts_recv)
+        return self._ask_snapshot(state)
+
+    def on_snapshot(self, symbol: str, snapshot: BookSnapshot, ts_recv: int | None = None) -> bool:
+        """Feed a fetched snapshot; return True when it was too old and was requested again."""
+        state = self._state(symbol)
+        state.requested = False
+        if ts_recv is None:
+            ts_recv = snapshot.ts_recv
+        if self.mode is IntegrityMode.SNAPSHOT_ONLY:
+            shadow = OrderBook(state.book.symbol, state.book.price_scale, state.book.qty_scale)
+            shadow.load(snapshot.bids, snapshot.asks, snapshot.last_id, snapshot.ts_event)
+            state.stats.snapshots_applied += 1
+            return self._swap_in(state, shadow, ts_recv)
+        if state.live:
+            return False  # an answer to a request that a later resync made moot
+        if not state.buffer:
+            state.pending = snapshot  # step 1 says buffer first: judge it on the first delta
+            return False
+        return self._load(state, snapshot, ts_recv)
+
+    def snapshot_failed(self, symbol: str) -> None:
+        """Record that a requested snapshot could not be fetched (the next delta re-requests)."""
+        self._state(symbol).requested = False
+
+    def reset(self, symbols: Iterable[str] | None = None, detail: str = "reset") -> None:
+        """Resync the given symbols (all when None), e.g. after a reconnect."""
+        for symbol in list(self._symbols) if symbols is None else symbols:
+            state = self._state(symbol)
+            state.buffer = []
+            state.pending = None
+            state.requested = False
+            self._invalidate(state, InvalidReason.RESET, detail, state.stats.last_ts_recv)
+
+    def check_stale(self, now_ns: int) -> list[str]:
+        """Flag VALID books with no update for ``stale_after_ns``; return the newly stale."""
+        limit = self.stale_after_ns
+        if limit is None:
+            return []
+        stale = []
+        for symbol, state in self._symbols.items():
+            if state.status is BookStatus.VALID and now_ns - state.stats.last_ts_recv > limit:
+                state.status = BookStatus.STALE
+                stale.append(symbol)
+                age = (now_ns - state.stats.last_ts_recv) // 1_000_000
+                self._event(
+                    BookInvalid(
+                        symbol,
+                        InvalidReason.STALE,
+                        f"no update for {age} ms",
+                        state.book.update_id,
+                        now_ns,
+                    )
+                )
+        return stale
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _apply_live(self, state: _Symbol, delta: BookDelta, ts_recv: int) -> bool:
+        book = state.book
+        rule = self.rule
+        if rule is not None:
+            verdict = rule.check(book.update_id, delta)
+            if verdict is Verdict.STALE:
+                state.stats.stale_ignored += 1
+                return False
+            if verdict is Verdict.GAP:
+                return self._gap(state, book.update_id, delta, ts_recv)
+        book.apply(delta.bids, delta.asks)
+        book.update_id = delta.last_id
+        book.ts_event = delta.ts_event
+        stats = state.stats
+        stats.updates_applied += 1
+        stats.last_update_id = delta.last_id
+        stats.last_ts_event = delta.ts_event
+        stats.last_ts_recv = ts_recv
+        checksum = self._checksum
+        if (
+            checksum is not None
+            and delta.checksum is not None
+            and book.checksum(checksum) != delta.checksum
+        ):
+            return self._restart(state, InvalidReason.CHECKSUM_MISMATCH, "checksum", ts_recv)
+        if self.check_crossed and book.is_crossed():
+            return self._restart(state, InvalidReason.CROSSED, repr(book), ts_recv)
+        if state.status is BookStatus.STALE:
+            state.status = BookStatus.VALID
+            self._event(BookValid(book.symbol, book.update_id, ts_recv))
+        return False
+
+    def _gap(self, state: _Symbol, book_id: int, delta: BookDelta, ts_recv: int) -> bool:
+        state.stats.gaps += 1
+        detail = f"update ids jumped: book at {book_id}, delta starts at {delta.first_id}"
+        self._invalidate(
+            state, InvalidReason.GAP, detail, ts_recv, expected=book_id + 1, received=delta.first_id
+        )
+        # The gapped delta is the first event of the new buffer (spec 3.1: restart at step 1).
+        state.buffer = [delta]
+        return self._ask_snapshot(state)
+
+    def _restart(self, state: _Symbol, reason: InvalidReason, detail: str, ts_recv: int) -> bool:
+        if reason is InvalidReason.CROSSED:
+            state.stats.crossed += 1
+        elif reason is InvalidReason.CHECKSUM_MISMATCH:
+            state.stats.checksum_failures += 1
+        self._invalidate(state, reason, detail, ts_recv)
+        state.buffer = []  # the next delta starts the new buffer
+        return False
+
+    def _invalidate(
+        self,
+        state: _Symbol,
+        reason: InvalidReason,
+        detail: str,
+        ts: int,
+        *,
+        expected: int | None = None,
+        received: int | None = None,
+    ) -> None:
+        was = state.status
+        state.live = False
+        if was is BookStatus.SYNCING:
+            return  # never valid: nothing to withdraw
+        if was is not BookStatus.RESYNCING:
+            state.stats.resyncs += 1
+        state.status = BookStatus.RESYNCING
+        book = state.book
+        self._event(
+            BookInvalid(book.symbol, reason, detail, book.update_id, ts, expected, received)
+        )
+
+    def _ask_snapshot(self, state: _Symbol) -> bool:
+        if state.requested:
+            return False
+        state.requested = True
+        if self._request is not None:
+            self._request(state.book.symbol)
+        return True
+
+    def _load(self, state: _Symbol, snapshot: BookSnapshot, ts_recv: int) -> bool:
+        rule = self.rule
+        stats = state.stats
+        buffer = state.buffer
+        snap_id = snapshot.last_id
+        if rule is not None and not rule.snapshot_usable(snap_id, buffer[0]):
+            stats.snapshot_refetches += 1
+            return self._ask_snapshot(state)
+        shadow = OrderBook(state.book.symbol, state.book.price_scale, state.book.qty_scale)
+        shadow.load(snapshot.bids, snapshot.asks, snap_id, snapshot.ts_event)
+        stats.snapshots_applied += 1
+        state.buffer = []
+        if rule is None:
+            # No ids to align with: the snapshot is taken to be newer than the buffer.
+            stats.dropped_covered += len(buffer)
+            buffer = []
+        for index, delta in enumerate(buffer):
+            if rule is not None:
+                if rule.covered_by_snapshot(snap_id, delta):
+                    stats.dropped_covered += 1
+                    continue
+                verdict = rule.check(shadow.update_id, delta)
+                if verdict is Verdict.STALE:
+                    stats.stale_ignored += 1
+                    continue
+                if verdict is Verdict.GAP:
+                    stats.gaps += 1
+                    state.buffer = buffer[index:]  # re-buffer from the gap, fetch again
+                    return self._ask_snapshot(state)
+            shadow.apply(delta.bids, delta.asks)
+            shadow.update_id = delta.last_id
+            shadow.ts_event = delta.ts_event
+            stats.updates_applied += 1
+        last_recv = buffer[-1].ts_recv if buffer else ts_recv
+        return self._swap_in(state, shadow, max(last_recv, ts_recv))
+
+    def _swap_in(self, state: _Symbol, shadow: OrderBook, ts_recv: int) -> bool:
+        """Make a caught-up replacement book the served one, unless it is crossed."""
+        if self.check_crossed and shadow.is_crossed():
+            # Never serve a crossed rebuild: keep the old (invalid) book, start a new buffer.
+            state.stats.crossed += 1
+            state.buffer = []
+            return False
+        state.book.replace_with(shadow)
+        self._note_applied(state, state.book.update_id, state.book.ts_event, ts_recv)
+        state.live = True
+        if state.status is not BookStatus.VALID:
+            state.status = BookStatus.VALID
+            self._event(BookValid(state.book.symbol, state.book.update_id, ts_recv))
+        return False
+
+    def _note_applied(self, state: _Symbol, update_id: int, ts_event: int, ts_recv: int) -> None:
+        stats = state.stats
+        stats.last_update_id = update_id
+        stats.last_ts_event = ts_event
+        stats.last_ts_recv = ts_recv
+
+    def _event(self, event: BookEvent) -> None:
+        if self._emit is not None:
+            self._emit(event)
