@@ -1,0 +1,300 @@
+"""Pure parsers for Binance Spot market data: venue payload (+ receive time) in, value out.
+
+Every function raises :class:`~connectivity.errors.ParseError` (or its leaf
+:class:`~connectivity.errors.UnknownEnumValue`) on a malformed or unknown message; the caller
+counts it and the feed goes on. Prices and quantities become fixed-point ints at
+:data:`~exchanges.binance.constants.PRICE_SCALE` / ``QTY_SCALE`` straight from the venue's
+strings (no float, no Decimal). Timestamps become int nanoseconds (``ts_factor`` converts the
+venue unit: milliseconds by default, ``TIME_UNIT_NS["MICROSECOND"]`` with ``timeUnit``).
+
+Entry point for websocket frames: :func:`parse_frame` (raw or combined stream). Shapes are
+those of ``specs/binance.md`` section 3 and the fixtures under
+``tests/exchanges/binance/fixtures``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import orjson
+
+from connectivity.core.book import BookDelta, BookSnapshot, Level
+from connectivity.core.decimal import fixed_parser
+from connectivity.core.models import Side
+from connectivity.errors import ParseError, UnknownEnumValue
+from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, VENUE
+
+__all__ = [
+    "BookTicker",
+    "PublicTrade",
+    "ServerShutdown",
+    "WsError",
+    "WsResponse",
+    "Parsed",
+    "loads",
+    "parse_book_ticker",
+    "parse_data",
+    "parse_depth_snapshot",
+    "parse_depth_update",
+    "parse_frame",
+    "parse_partial_depth",
+    "parse_server_shutdown",
+    "parse_trade",
+    "parse_ws_response",
+    "price",
+    "qty",
+]
+
+_MS = 1_000_000
+
+price = fixed_parser(PRICE_SCALE)
+"""Exact Binance price string -> int at PRICE_SCALE (cached: prices repeat)."""
+qty = fixed_parser(QTY_SCALE)
+"""Exact Binance quantity string -> int at QTY_SCALE."""
+
+_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+class BookTicker(NamedTuple):
+    """Best bid/ask from ``<symbol>@bookTicker`` (no event time: the venue sends none)."""
+
+    symbol: str
+    update_id: int
+    bid_price: int
+    bid_qty: int
+    ask_price: int
+    ask_qty: int
+    ts_recv: int
+
+
+class PublicTrade(NamedTuple):
+    """A trade print from ``@trade`` or ``@aggTrade`` (``aggregate`` tells which)."""
+
+    symbol: str
+    trade_id: int  # ``t``, or the aggregate id ``a``
+    price: int
+    qty: int
+    aggressor: Side  # the taker's side: SELL when the buyer is the maker
+    ts_trade: int  # venue trade time, ns
+    ts_event: int
+    ts_recv: int
+    aggregate: bool = False
+    first_trade_id: int | None = None  # aggTrade only
+    last_trade_id: int | None = None
+
+
+class ServerShutdown(NamedTuple):
+    """The venue is about to close the connection: reconnect now (then resync)."""
+
+    ts_event: int
+    ts_recv: int
+
+
+class WsResponse(NamedTuple):
+    """Answer to a SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / property request."""
+
+    id: int | str | None
+    result: Any  # None for (un)subscribe acks, a list for LIST_SUBSCRIPTIONS
+
+
+class WsError(NamedTuple):
+    """An error answer to a control request (``{"code": .., "msg": .., "id": ..}``)."""
+
+    id: int | str | None
+    code: int
+    msg: str
+
+
+def _bad(what: str, payload: Any, cause: BaseException | None = None) -> ParseError:
+    detail = f"{what}: {cause!r}" if cause is not None else what
+    return ParseError(f"malformed Binance {detail}", venue=VENUE, payload=payload)
+
+
+def loads(raw: bytes | bytearray | memoryview | str) -> Any:
+    """Decode one JSON document (orjson also validates UTF-8); raise ParseError if invalid."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _bad("JSON", raw, exc) from exc
+
+
+def _int(value: Any, what: str, payload: Any) -> int:
+    # bool is an int subclass; an id or a time is never a bool.
+    if type(value) is not int:
+        raise _bad(f"{what} is not an integer", payload)
+    return value
+
+
+def _levels(rows: Any) -> list[Level]:
+    return [(price(p), qty(q)) for p, q in rows]
+
+
+def parse_depth_update(data: dict[str, Any], ts_recv: int, ts_factor: int = _MS) -> BookDelta:
+    """Parse a ``depthUpdate`` event (``<symbol>@depth[@100ms]``) into a :class:`BookDelta`."""
+    try:
+        first = data["U"]
+        last = data["u"]
+        if type(first) is not int or type(last) is not int or first > last:
+            raise _bad("depthUpdate ids U/u", data)
+        symbol = data["s"]
+        if type(symbol) is not str:
+            raise _bad("depthUpdate symbol", data)
+        return BookDelta(
+            symbol,
+            first,
+            last,
+            _levels(data["b"]),
+            _levels(data["a"]),
+            _int(data["E"], "E", data) * ts_factor,
+            ts_recv,
+        )
+    except ParseError:
+        raise
+    except _ERRORS as exc:
+        raise _bad("depthUpdate", data, exc) from exc
+
+
+def parse_depth_snapshot(
+    raw: bytes | str | dict[str, Any], symbol: str, ts_recv: int, ts_factor: int = _MS
+) -> BookSnapshot:
+    """Parse a ``GET /api/v3/depth`` body (or a partial-depth event) for ``symbol``."""
+    data = loads(raw) if not isinstance(raw, dict) else raw
+    try:
+        last_id = _int(data["lastUpdateId"], "lastUpdateId", data)
+        event_time = data.get("E")
+        ts_event = _int(event_time, "E", data) * ts_factor if event_time is not None else 0
+        return BookSnapshot(
+            symbol, last_id, _levels(data["bids"]), _levels(data["asks"]), ts_event, ts_recv
+        )
+    except ParseError:
+        raise
+    except _ERRORS as exc:
+        raise _bad("depth snapshot", data, exc) from exc
+
+
+def parse_partial_depth(data: dict[str, Any], stream: str, ts_recv: int) -> BookSnapshot:
+    """Parse a ``<symbol>@depth<N>[@100ms]`` event; its symbol comes from the stream name."""
+    symbol = stream.partition("@")[0].upper()
+    if not symbol:
+        raise _bad("partial depth stream name", stream)
+    return parse_depth_snapshot(data, symbol, ts_recv)
+
+
+def parse_book_ticker(data: dict[str, Any], ts_recv: int) -> BookTicker:
+    """Parse a ``<symbol>@bookTicker`` event."""
+    try:
+        return BookTicker(
+            data["s"],
+            _int(data["u"], "u", data),
+            price(data["b"]),
+            qty(data["B"]),
+            price(data["a"]),
+            qty(data["A"]),
+            ts_recv,
+        )
+    except ParseError:
+        raise
+    except _ERRORS as exc:
+        raise _bad("bookTicker", data, exc) from exc
+
+
+def parse_trade(data: dict[str, Any], ts_recv: int, ts_factor: int = _MS) -> PublicTrade:
+    """Parse a ``trade`` or ``aggTrade`` event."""
+    try:
+        kind = data["e"]
+        maker = data["m"]
+        if type(maker) is not bool:
+            raise _bad("trade flag m", data)
+        aggregate = kind == "aggTrade"
+        if not aggregate and kind != "trade":
+            raise UnknownEnumValue(f"unknown trade event {kind!r}", venue=VENUE, payload=data)
+        return PublicTrade(
+            data["s"],
+            _int(data["a" if aggregate else "t"], "trade id", data),
+            price(data["p"]),
+            qty(data["q"]),
+            Side.SELL if maker else Side.BUY,
+            _int(data["T"], "T", data) * ts_factor,
+            _int(data["E"], "E", data) * ts_factor,
+            ts_recv,
+            aggregate,
+            _int(data["f"], "f", data) if aggregate else None,
+            _int(data["l"], "l", data) if aggregate else None,
+        )
+    except ParseError:
+        raise
+    except _ERRORS as exc:
+        raise _bad("trade", data, exc) from exc
+
+
+def parse_server_shutdown(
+    data: dict[str, Any], ts_recv: int, ts_factor: int = _MS
+) -> ServerShutdown:
+    """Parse a ``serverShutdown`` event."""
+    try:
+        return ServerShutdown(_int(data["E"], "E", data) * ts_factor, ts_recv)
+    except ParseError:
+        raise
+    except _ERRORS as exc:
+        raise _bad("serverShutdown", data, exc) from exc
+
+
+def _request_id(value: Any, payload: Any) -> int | str | None:
+    if value is None or type(value) is int or type(value) is str:
+        return value  # type: ignore[no-any-return]
+    raise _bad("request id", payload)
+
+
+def parse_ws_response(data: dict[str, Any]) -> WsResponse | WsError:
+    """Parse an answer to a control request: a result, or an error with code and msg."""
+    try:
+        if "result" in data:
+            return WsResponse(_request_id(data.get("id"), data), data["result"])
+        error = data.get("error", data)  # documented flat {"code","msg"}; WS-API nests it
+        code = error["code"]
+        msg = error["msg"]
+        if type(code) is not int or type(msg) is not str:
+            raise _bad("error code/msg", data)
+        return WsError(_request_id(data.get("id"), data), code, msg)
+    except ParseError:
+        raise
+    except _ERRORS as exc:
+        raise _bad("control response", data, exc) from exc
+
+
+Parsed = BookDelta | BookSnapshot | BookTicker | PublicTrade | ServerShutdown | WsResponse | WsError
+
+
+def parse_data(data: Any, ts_recv: int, stream: str | None = None, ts_factor: int = _MS) -> Parsed:
+    """Parse one event payload (the ``data`` of a combined-stream envelope, or a raw frame)."""
+    if type(data) is not dict:
+        raise _bad("event (not an object)", data)
+    kind = data.get("e")
+    if kind == "depthUpdate":
+        return parse_depth_update(data, ts_recv, ts_factor)
+    if kind is None:
+        if "result" in data or "code" in data or "error" in data:
+            return parse_ws_response(data)
+        if "B" in data and "A" in data and "u" in data:
+            return parse_book_ticker(data, ts_recv)
+        if "lastUpdateId" in data and stream is not None:
+            return parse_partial_depth(data, stream, ts_recv)
+        raise _bad("event without a type", data)
+    if kind == "trade" or kind == "aggTrade":
+        return parse_trade(data, ts_recv, ts_factor)
+    if kind == "serverShutdown":
+        return parse_server_shutdown(data, ts_recv, ts_factor)
+    raise UnknownEnumValue(f"unknown Binance event type {kind!r}", venue=VENUE, payload=data)
+
+
+def parse_frame(
+    raw: bytes | bytearray | memoryview | str, ts_recv: int, ts_factor: int = _MS
+) -> Parsed:
+    """Parse one websocket text frame, unwrapping ``{"stream": .., "data": ..}`` if present."""
+    msg = loads(raw)
+    if type(msg) is dict and "stream" in msg:
+        stream = msg["stream"]
+        if type(stream) is not str or "data" not in msg:
+            raise _bad("combined-stream envelope", msg)
+        return parse_data(msg["data"], ts_recv, stream, ts_factor)
+    return parse_data(msg, ts_recv, None, ts_factor)
