@@ -1,0 +1,479 @@
+"""REST transport: one pooled ``requests.Session`` per venue, exact signed bytes, typed errors.
+
+Pipeline of :meth:`RestClient.request`: encode (order kept) -> limiter -> signer -> send ->
+usage headers correct the limiter -> status and body mapped onto :mod:`connectivity.errors`.
+
+- The query string and body are encoded here and the final URL is handed to ``requests``
+  unchanged (its re-quoting is bypassed), so the bytes the signer saw are the bytes sent.
+- The connection pool blocks instead of opening extra sockets; a greenlet waits at most
+  ``pool_timeout`` for a free connection and nothing is ever resent automatically.
+- Outcome policy: a request is *idempotent* only when the caller says so (default: GET). For
+  other requests every ending that may follow transmission (read timeout, dropped connection,
+  5xx, 408) raises :class:`~connectivity.errors.OrderOutcomeUnknown`, never a rejection.
+  429/418 raise ``RateLimited``/``Banned`` (nothing executed) after blocking the limiter.
+- Errors carry venue, ``"METHOD /path"`` (never the query, signature or key), status, code and
+  the venue's reply, truncated. Headers are never logged or shown in a repr.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+import attrs
+import gevent.lock
+import orjson
+import requests
+import requests.adapters
+import urllib3.exceptions
+from urllib3.util.retry import Retry
+
+from connectivity.core.clock import NS_PER_SECOND, Clock
+from connectivity.core.ratelimit import RateLimiter
+from connectivity.errors import (
+    AuthError,
+    Banned,
+    ClosedError,
+    ConfigError,
+    ConnectFailed,
+    ConnectionLost,
+    ConnectivityError,
+    OrderOutcomeUnknown,
+    ParseError,
+    RateLimited,
+    Rejected,
+    RequestTimeout,
+    ServerError,
+)
+
+__all__ = [
+    "EndpointStats",
+    "ErrorMapper",
+    "OutgoingRequest",
+    "Params",
+    "RequestSigner",
+    "RestClient",
+    "RestResponse",
+    "encode_params",
+    "make_session",
+]
+
+log = logging.getLogger(__name__)
+
+ParamValue = str | int | Decimal | bool | None
+Params = Mapping[str, ParamValue] | Iterable[tuple[str, ParamValue]]
+QuoteVia = Callable[..., str]  # urllib.parse.quote or quote_plus
+#: ``(status, raw body, response headers) -> error or None`` (None: use the default mapping).
+ErrorMapper = Callable[[int, bytes, Mapping[str, str]], ConnectivityError | None]
+
+DEFAULT_RETRY_AFTER = {429: 1.0, 418: 120.0}  # when the venue omits the header; 418 >= 2 min
+
+
+def encode_params(params: Params, quote_via: QuoteVia = quote) -> str:
+    """Encode ``params`` as ``k=v&...`` in the given order; ``None`` values are left out."""
+    items = params.items() if isinstance(params, Mapping) else params
+    pairs: list[tuple[str, str]] = []
+    for key, value in items:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (str, int)):
+            text = str(value)
+        elif isinstance(value, Decimal) and value.is_finite():
+            text = format(value, "f")  # never an exponent: venues reject "1E-8"
+        else:  # float would lose exactness silently
+            raise ConfigError(f"parameter {key!r}: use str, int or Decimal, not {value!r}")
+        pairs.append((key, text))
+    return urlencode(pairs, quote_via=quote_via)
+
+
+@attrs.frozen
+class OutgoingRequest:
+    """A fully encoded request; what a signer receives and returns."""
+
+    method: str
+    path: str
+    query: str = attrs.field(default="", repr=False)  # may carry a signature
+    body: bytes = attrs.field(default=b"", repr=False)
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)  # may carry an API key
+
+
+class RequestSigner(Protocol):
+    """Sign the exact encoded request: add the signature (and key header), return what to send."""
+
+    def sign_request(self, request: OutgoingRequest) -> OutgoingRequest:
+        """Return ``request`` with its signature attached; its query and body are sent as is."""
+
+
+@attrs.frozen
+class RestResponse:
+    """A successful (2xx) reply: parsed JSON plus timing."""
+
+    status: int
+    data: Any = attrs.field(repr=False)
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    latency_ns: int
+    sent_ns: int  # wall clock when the request left
+    received_ns: int  # wall clock when the reply was complete
+
+
+class EndpointStats:
+    """Latency of one endpoint: count, errors, last, and percentiles over recent samples."""
+
+    __slots__ = ("_pos", "_samples", "count", "errors", "last_ns")
+    WINDOW = 512
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors = 0
+        self.last_ns = 0
+        self._samples: list[int] = []
+        self._pos = 0
+
+    def record(self, latency_ns: int, ok: bool) -> None:
+        """Add one request's latency (a ring of the last ``WINDOW`` samples)."""
+        self.count += 1
+        self.errors += not ok
+        self.last_ns = latency_ns
+        if len(self._samples) < self.WINDOW:
+            self._samples.append(latency_ns)
+        else:
+            self._samples[self._pos] = latency_ns
+            self._pos = (self._pos + 1) % self.WINDOW
+
+    def percentile(self, q: float) -> int | None:
+        """Return the nearest-rank ``q`` percentile (0-100) of recent latencies in ns."""
+        if not self._samples:
+            return None
+        ordered = sorted(self._samples)
+        rank = max(1, -(-len(ordered) * q // 100))
+        return ordered[min(len(ordered), int(rank)) - 1]
+
+    def summary(self) -> dict[str, int | None]:
+        """Return count, errors, last, p50, p90, p99 (ns)."""
+        return {
+            "count": self.count,
+            "errors": self.errors,
+            "last_ns": self.last_ns,
+            "p50_ns": self.percentile(50),
+            "p90_ns": self.percentile(90),
+            "p99_ns": self.percentile(99),
+        }
+
+
+def make_session(
+    *, pool_connections: int = 8, pool_maxsize: int = 64, verify: bool | str = True
+) -> requests.Session:
+    """Build a session whose pool blocks when full and never retries (orders are not resent)."""
+    session = requests.Session()
+    session.trust_env = False  # proxies and .netrc come from explicit config, not the environment
+    session.verify = verify
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=pool_connections,
+        pool_maxsize=pool_maxsize,
+        pool_block=True,
+        max_retries=Retry(total=0, read=False, redirect=0),
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class RestClient:
+    """A venue's REST transport: pooled session, limiter, signer, error mapping, latency."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        venue: str,
+        clock: Clock,
+        session: requests.Session | None = None,
+        limiter: RateLimiter | None = None,
+        signer: RequestSigner | None = None,
+        error_mapper: ErrorMapper | None = None,
+        usage_headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] = (3.0, 10.0),
+        pool_maxsize: int = 64,
+        pool_timeout: float = 10.0,
+        verify: bool | str = True,
+        quote_via: QuoteVia = quote,
+    ) -> None:
+        if verify is False:
+            log.warning("%s: TLS certificate verification is OFF for %s", venue, base_url)
+        self.base_url = base_url.rstrip("/")
+        self.venue = venue
+        self._clock = clock
+        self._session = session or make_session(pool_maxsize=pool_maxsize, verify=verify)
+        self._slots = gevent.lock.BoundedSemaphore(pool_maxsize)
+        self._pool_timeout = pool_timeout
+        self.limiter = limiter
+        self._signer = signer
+        self._error_mapper = error_mapper
+        self._usage_headers = dict(usage_headers or {})  # header name -> limiter bucket
+        self._headers = dict(headers or {})
+        self.timeout = timeout
+        self._quote_via = quote_via
+        self.stats: dict[str, EndpointStats] = {}
+        self.bad_usage_headers = 0
+        self._closed = False
+
+    def get(self, path: str, **kwargs: Any) -> RestResponse:
+        """Send a GET (idempotent by default)."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> RestResponse:
+        """Send a POST (not idempotent unless ``idempotent=True``)."""
+        return self.request("POST", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> RestResponse:
+        """Send a DELETE (not idempotent unless ``idempotent=True``: a cancel's outcome matters)."""
+        return self.request("DELETE", path, **kwargs)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        form: Params | None = None,
+        json: Any = None,
+        signed: bool = False,
+        costs: Mapping[str, int] | None = None,
+        idempotent: bool | None = None,
+        timeout: tuple[float, float] | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_wait: float | None = None,
+    ) -> RestResponse:
+        """Send one request and return its parsed 2xx reply, or raise a typed error."""
+        if self._closed:
+            raise ClosedError(f"{self.venue} REST client is closed", venue=self.venue)
+        method = method.upper()
+        operation = f"{method} {path}"
+        idempotent = method in ("GET", "HEAD") if idempotent is None else idempotent
+        query = encode_params(params, self._quote_via) if params is not None else ""
+        all_headers = {**self._headers, **(headers or {})}
+        body = b""
+        if form is not None and json is not None:
+            raise ConfigError(f"{operation}: pass form or json, not both")
+        if form is not None:
+            body = encode_params(form, self._quote_via).encode("ascii")
+            all_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        elif json is not None:
+            body = orjson.dumps(json)
+            all_headers.setdefault("Content-Type", "application/json")
+        if costs and self.limiter is not None:
+            try:
+                self.limiter.acquire(costs, max_wait=max_wait)
+            except RateLimited as exc:
+                exc.operation = operation
+                raise
+        # Sign after the limiter wait so a timestamp inside the signature is fresh.
+        outgoing = OutgoingRequest(method, path, query, body, all_headers)
+        if signed:
+            if self._signer is None:
+                raise ConfigError(f"{operation} is signed but the client has no signer")
+            outgoing = self._signer.sign_request(outgoing)
+        return self._send(outgoing, operation, idempotent, timeout or self.timeout)
+
+    def _send(
+        self,
+        out: OutgoingRequest,
+        operation: str,
+        idempotent: bool,
+        timeout: tuple[float, float],
+    ) -> RestResponse:
+        url = self.base_url + out.path
+        prepared = self._session.prepare_request(
+            requests.Request(out.method, url, headers=dict(out.headers), data=out.body or None)
+        )
+        prepared.url = url + "?" + out.query if out.query else url  # exactly the signed bytes
+        if not self._slots.acquire(timeout=self._pool_timeout):
+            raise ConnectFailed(
+                f"no pooled connection free within {self._pool_timeout}s; nothing was sent",
+                venue=self.venue,
+                operation=operation,
+            )
+        stats = self.stats.get(operation) or self.stats.setdefault(operation, EndpointStats())
+        clock = self._clock
+        started, sent_ns = clock.monotonic_ns(), clock.time_ns()
+        try:
+            reply = self._session.send(prepared, timeout=timeout, allow_redirects=False)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            stats.record(clock.monotonic_ns() - started, ok=False)
+            raise self._translate(exc, operation, idempotent) from exc
+        finally:
+            self._slots.release()
+        latency = clock.monotonic_ns() - started
+        received_ns = clock.time_ns()
+        self._apply_usage(reply.headers, sent_ns)
+        status, content = reply.status_code, reply.content
+        if not 200 <= status < 300:
+            stats.record(latency, ok=False)
+            raise self._status_error(status, content, reply.headers, operation, idempotent)
+        try:
+            data = orjson.loads(content) if content else None
+        except orjson.JSONDecodeError as exc:
+            stats.record(latency, ok=False)
+            raise ParseError(
+                "malformed JSON in a 2xx reply",
+                venue=self.venue,
+                operation=operation,
+                status=status,
+                payload=content,
+            ) from exc
+        stats.record(latency, ok=True)
+        return RestResponse(status, data, reply.headers, latency, sent_ns, received_ns)
+
+    def _apply_usage(self, headers: Mapping[str, str], sent_ns: int) -> None:
+        if self.limiter is None:
+            return
+        for name, bucket in self._usage_headers.items():
+            raw = headers.get(name)
+            if raw is None:
+                continue
+            try:
+                used = int(raw)
+            except ValueError:
+                self.bad_usage_headers += 1
+                continue
+            # The venue counted the request when it arrived, so credit the window it left in.
+            self.limiter.update_usage(bucket, used, sent_ns)
+
+    def _status_error(
+        self,
+        status: int,
+        content: bytes,
+        headers: Mapping[str, str],
+        operation: str,
+        idempotent: bool,
+    ) -> ConnectivityError:
+        context: dict[str, Any] = {
+            "venue": self.venue,
+            "operation": operation,
+            "status": status,
+            "code": _venue_code(content),
+            "payload": content,
+        }
+        if status in (429, 418):
+            retry_after = self._retry_after(headers.get("Retry-After"))
+            if retry_after is None:
+                retry_after = DEFAULT_RETRY_AFTER[status]
+            until = self._clock.time_ns() + round(retry_after * NS_PER_SECOND)
+            if self.limiter is not None:
+                self.limiter.block_until(
+                    until, f"HTTP {status} on {operation}", banned=status == 418
+                )
+            cls = Banned if status == 418 else RateLimited
+            return cls(
+                f"HTTP {status}: back off {retry_after}s", retry_after=retry_after, **context
+            )
+        if (status >= 500 or status == 408) and not idempotent:
+            return OrderOutcomeUnknown(
+                f"HTTP {status}: the request may have been executed", **context
+            )
+        mapped = self._error_mapper(status, content, headers) if self._error_mapper else None
+        if mapped is not None:
+            for key in ("venue", "operation", "status"):
+                if getattr(mapped, key) is None:
+                    setattr(mapped, key, context[key])
+            return mapped
+        if status in (401, 403):
+            return AuthError(f"HTTP {status}: not authorised", **context)
+        if status == 408:
+            return RequestTimeout("HTTP 408: the venue timed out", **context)
+        if status >= 500:
+            return ServerError(f"HTTP {status}: venue server error", **context)
+        if status < 400:
+            return Rejected(f"HTTP {status}: unexpected redirect or informational reply", **context)
+        return Rejected(f"HTTP {status}: request refused", **context)
+
+    def _retry_after(self, raw: str | None) -> float | None:
+        if raw is None:
+            return None
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            pass
+        try:  # the HTTP-date form
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - self._clock.time_ns() / NS_PER_SECOND)
+
+    def _translate(self, exc: BaseException, operation: str, idempotent: bool) -> ConnectivityError:
+        context: dict[str, Any] = {"venue": self.venue, "operation": operation}
+        if isinstance(exc, requests.exceptions.SSLError):
+            return ConnectFailed("TLS handshake or certificate check failed", **context)
+        if isinstance(exc, requests.exceptions.ConnectTimeout) or _never_sent(exc):
+            return ConnectFailed(f"could not connect: {type(exc).__name__}", **context)
+        if isinstance(
+            exc,
+            (
+                requests.exceptions.InvalidURL,
+                requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema,
+            ),
+        ):
+            return ConfigError(f"bad URL: {type(exc).__name__}", **context)
+        # From here on the request may have reached the venue.
+        error: ConnectivityError
+        if isinstance(exc, requests.exceptions.Timeout) or _read_timeout(exc):
+            error = RequestTimeout("no reply within the read timeout", **context)
+        else:
+            error = ConnectionLost(
+                f"connection dropped mid-request: {type(exc).__name__}", **context
+            )
+        if idempotent:
+            return error
+        return OrderOutcomeUnknown(
+            f"{error.message}; the request may have been executed", **context
+        )
+
+    def close(self) -> None:
+        """Close the session and its pooled connections; later requests raise ClosedError."""
+        self._closed = True
+        self._session.close()
+
+    def __enter__(self) -> RestClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RestClient({self.venue!r}, {self.base_url!r}, closed={self._closed})"
+
+
+def _reason(exc: BaseException) -> BaseException | None:
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, urllib3.exceptions.MaxRetryError):
+        return inner.reason
+    return inner if isinstance(inner, BaseException) else None
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when urllib3 says the connection was never established (so no byte left)."""
+    return isinstance(_reason(exc), urllib3.exceptions.NewConnectionError)
+
+
+def _read_timeout(exc: BaseException) -> bool:
+    return isinstance(_reason(exc), urllib3.exceptions.ReadTimeoutError)
+
+
+def _venue_code(content: bytes) -> int | str | None:
+    """Pull a ``code`` field out of a JSON error body, if there is one."""
+    if not content.startswith(b"{"):
+        return None
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, (int, str)) and not isinstance(code, bool) else None
