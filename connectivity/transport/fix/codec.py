@@ -1,0 +1,510 @@
+"""FIX tag=value codec: stream framing, validated parsing and encoding over bytes, no I/O.
+
+Framing trusts nothing: a frame starts at ``8=FIX``, ``9=`` (BodyLength, zero padding allowed)
+must be the second field and ``35=`` the third; the declared BodyLength must land exactly on
+``10=NNN<SOH>``, and the CheckSum (sum of every byte before ``10=`` mod 256) must match. A frame
+that fails any of these is *garbled*: FIX says drop it without touching sequence numbers, so the
+framer counts it, reports it and resynchronises on the next ``8=FIX``. Length/data pairs (95/96
+and friends) are honoured, so a data value may contain SOH.
+
+Speed matters (every ExecutionReport and market-data frame goes through here): fields are split
+with ``bytes.split``/``partition`` in one pass, tag numbers come from a cache instead of
+``int()``, and the checksum uses ``zlib.adler32`` (whose low half is 1 + the byte sum for chunks
+of at most 256 bytes) rather than a Python loop over bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from typing import Any
+
+import simplefix
+
+from connectivity.errors import ConnectivityError, ParseError
+
+__all__ = [
+    "DEFAULT_DATA_PAIRS",
+    "SOH",
+    "FixEncodeError",
+    "FixFramer",
+    "FixMessage",
+    "FixParseError",
+    "GarbledMessage",
+    "checksum",
+    "encode",
+    "parse_message",
+    "redact",
+]
+
+SOH = b"\x01"
+BEGIN = b"8=FIX"
+# Length tag -> data tag: the data value is exactly that many bytes and may contain SOH.
+DEFAULT_DATA_PAIRS: Mapping[int, int] = {
+    90: 91, 93: 89, 95: 96, 212: 213, 348: 349, 350: 351, 352: 353, 354: 355, 356: 357,
+    358: 359, 360: 361, 362: 363, 364: 365, 445: 446, 618: 619, 621: 622,
+}  # fmt: skip
+# Values that must never reach a log: passwords, API keys, signatures.
+SECRET_TAGS = frozenset({89, 91, 96, 553, 554, 925})
+_SECRET_RE = re.compile(rb"(^|\x01)(89|91|96|553|554|925)=[^\x01]*")
+_NON_PRINTABLE = bytes(range(0x20, 0x7F)) + SOH  # deleted by translate(); leftovers are bad
+_MAX_CACHED_TAGS = 65536
+_TAGS: dict[bytes, int] = {b"%d" % tag: tag for tag in range(1, 1000)}
+_PREFIXES: dict[int, bytes] = {}
+
+
+class FixParseError(ParseError):
+    """A FIX message could not be parsed; ``reason`` says why, ``parsed`` is the parse if any."""
+
+    def __init__(
+        self, reason: str, *, raw: bytes | None = None, parsed: FixMessage | None = None
+    ) -> None:
+        super().__init__(
+            f"FIX: {reason}",
+            operation="fix.parse",
+            payload=None if raw is None else redact(raw),
+        )
+        self.reason = reason
+        self.parsed = parsed
+
+
+class GarbledMessage(FixParseError):
+    """Bad framing, BodyLength or CheckSum: FIX says drop it silently and count it."""
+
+
+class FixEncodeError(ConnectivityError, ValueError):
+    """A message cannot be encoded (empty value, SOH in a non-data value, bad type)."""
+
+
+def redact(raw: bytes) -> bytes:
+    """Return ``raw`` with secret values (passwords, API key, signatures) masked for logging."""
+    return _SECRET_RE.sub(rb"\1\2=***", raw)
+
+
+def _checksum_int(data: bytes | memoryview) -> int:
+    # adler32's low 16 bits are (1 + byte sum) mod 65521; 256 bytes sum to at most 65280,
+    # so per 256-byte chunk it is exactly 1 + sum.
+    n = len(data)
+    if n <= 256:
+        return ((zlib.adler32(data) & 0xFFFF) - 1) & 0xFF
+    view = memoryview(data)
+    total = 0
+    for i in range(0, n, 256):
+        total += (zlib.adler32(view[i : i + 256]) & 0xFFFF) - 1
+    return total & 0xFF
+
+
+def checksum(data: bytes) -> bytes:
+    """Return the FIX CheckSum of ``data`` (everything before ``10=``) as 3 digits."""
+    return b"%03d" % _checksum_int(data)
+
+
+def _tag(tag_bytes: bytes) -> int:
+    """Slow path of the tag cache: an optional ``-`` then ASCII digits, else garbled."""
+    digits = tag_bytes[1:] if tag_bytes[:1] == b"-" else tag_bytes
+    if not digits.isdigit():  # bytes.isdigit is ASCII-only; int() would accept "1_0", " 5"
+        raise GarbledMessage(f"tag is not a number: {tag_bytes[:20]!r}")
+    tag = int(tag_bytes)
+    if tag > 0 and len(_TAGS) < _MAX_CACHED_TAGS:
+        _TAGS[tag_bytes] = tag
+    return tag
+
+
+class FixMessage:
+    """A parsed FIX message: every field (8, 9, 35 ... 10) in wire order, values as bytes."""
+
+    __slots__ = ("_first", "fields", "msg_type", "raw")
+
+    def __init__(self, raw: bytes, fields: list[tuple[int, bytes]], msg_type: bytes) -> None:
+        self.raw = raw
+        self.fields = fields
+        self.msg_type = msg_type
+        self._first: dict[int, bytes] | None = None
+
+    def _index(self) -> dict[int, bytes]:
+        # Built on first lookup; reversed so the first occurrence of a tag wins.
+        first = self._first = dict(reversed(self.fields))
+        return first
+
+    def get(self, tag: int, default: bytes | None = None) -> bytes | None:
+        """Return the value of the first ``tag`` field, or ``default``."""
+        return (self._first or self._index()).get(tag, default)
+
+    def __getitem__(self, tag: int) -> bytes:
+        return (self._first or self._index())[tag]
+
+    def __contains__(self, tag: object) -> bool:
+        return tag in (self._first or self._index())
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FixMessage):
+            return NotImplemented
+        return self.fields == other.fields
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FixMessage({redact(self.raw).replace(SOH, b'|').decode('ascii', 'replace')})"
+
+    def get_all(self, tag: int) -> list[bytes]:
+        """Return the values of every ``tag`` field, in wire order."""
+        return [value for t, value in self.fields if t == tag]
+
+    def get_int(self, tag: int) -> int | None:
+        """Return the first ``tag`` value as an int, None if absent; FixParseError if not one."""
+        value = self.get(tag)
+        if value is None:
+            return None
+        digits = value[1:] if value[:1] == b"-" else value
+        if not digits.isdigit():
+            raise FixParseError(f"tag {tag} is not an integer: {value[:20]!r}", parsed=self)
+        return int(value)
+
+    def group(
+        self, count_tag: int, delimiter_tag: int, member_tags: Container[int] | None = None
+    ) -> list[list[tuple[int, bytes]]]:
+        """Return the entries of the repeating group counted by ``count_tag``.
+
+        An entry starts at ``delimiter_tag`` and takes the following fields in
+        ``member_tags``; without ``member_tags`` it runs to the next delimiter, and the last
+        entry stops at a tag it already holds or that no earlier entry held (pass
+        ``member_tags`` when that guess is not good enough). FixParseError if the count is
+        not a number or does not match the entries found.
+        """
+        fields = self.fields
+        start = next((i for i, (t, _) in enumerate(fields) if t == count_tag), None)
+        if start is None:
+            return []
+        count = self.get_int(count_tag) or 0
+        entries: list[list[tuple[int, bytes]]] = []
+        seen: set[int] = set()
+        for tag, value in fields[start + 1 : -1]:
+            if tag == delimiter_tag:
+                if len(entries) == count:
+                    break
+                entries.append([(tag, value)])
+                continue
+            if not entries:
+                break
+            entry = entries[-1]
+            if member_tags is not None:
+                if tag not in member_tags:
+                    break
+            elif any(t == tag for t, _ in entry) or (len(entries) > 1 and tag not in seen):
+                break
+            entry.append((tag, value))
+            if len(entries) == 1:
+                seen.add(tag)
+        if len(entries) != count:
+            raise FixParseError(
+                f"group {count_tag} declares {count} entries, found {len(entries)}", parsed=self
+            )
+        return entries
+
+    def to_simplefix(self) -> Any:
+        """Return the equivalent ``simplefix.FixMessage`` (its encode() recomputes 9 and 10)."""
+        message = simplefix.FixMessage()
+        for tag, value in self.fields:
+            message.append_pair(tag, value)
+        return message
+
+    @classmethod
+    def from_simplefix(cls, message: Any) -> FixMessage:
+        """Build a FixMessage from a ``simplefix.FixMessage`` by encoding and re-parsing it."""
+        return parse_message(message.encode())
+
+
+def _split_fields(frame: bytes, data_pairs: Mapping[int, int]) -> list[tuple[int, bytes]]:
+    """Split a complete frame (ending in SOH) into (tag, value) pairs; GarbledMessage if bad."""
+    fields: list[tuple[int, bytes]] = []
+    append = fields.append
+    cached = _TAGS.get
+    pieces = frame.split(SOH)
+    pieces.pop()  # the empty piece after the final SOH
+    it = iter(pieces)
+    for piece in it:
+        tag_bytes, eq, value = piece.partition(b"=")
+        tag = cached(tag_bytes)
+        if tag is None:
+            tag = _tag(tag_bytes)
+        if not eq:
+            raise GarbledMessage(f"field without '=': {piece[:20]!r}")
+        append((tag, value))
+        if tag in data_pairs:
+            append(_data_field(tag, value, data_pairs[tag], it))
+    return fields
+
+
+def _data_field(
+    length_tag: int, length: bytes, data_tag: int, it: Iterator[bytes]
+) -> tuple[int, bytes]:
+    """Read the data field after a length field, re-joining pieces split at SOH inside it."""
+    if not length.isdigit():
+        raise GarbledMessage(f"data length {length_tag} is not a number: {length[:20]!r}")
+    size = int(length)
+    tag_bytes, _, value = next(it, b"").partition(b"=")
+    if tag_bytes != b"%d" % data_tag:
+        raise GarbledMessage(f"data field {data_tag} must follow its length field {length_tag}")
+    while len(value) < size:
+        piece = next(it, None)
+        if piece is None:
+            break
+        value += SOH + piece
+    if len(value) != size:
+        raise GarbledMessage(f"data field {data_tag} is not {size} bytes long")
+    return data_tag, value
+
+
+def _parse_frame(
+    frame: bytes, trailer_at: int, data_pairs: Mapping[int, int], printable_only: bool
+) -> FixMessage:
+    """Parse one frame whose BodyLength already points at ``10=`` (at ``trailer_at``)."""
+    declared = frame[trailer_at + 3 : trailer_at + 6]
+    if not declared.isdigit() or int(declared) != _checksum_int(memoryview(frame)[:trailer_at]):
+        raise GarbledMessage(f"CheckSum {declared!r} does not match the bytes", raw=frame)
+    fields = _split_fields(frame, data_pairs)
+    if len(fields) < 4 or fields[2][0] != 35 or fields[-1][0] != 10:
+        raise GarbledMessage("MsgType (35) must be the third field", raw=frame)
+    # BeginString, BodyLength or CheckSum inside the body means two frames were fused.
+    if (
+        frame.find(b"\x018=", 1, trailer_at) >= 0
+        or frame.find(b"\x019=", frame.find(SOH) + 1, trailer_at) >= 0
+        or frame.find(b"\x0110=", 0, trailer_at - 1) >= 0
+    ) and any(tag in (8, 9, 10) for tag, _ in fields[2:-1]):
+        raise GarbledMessage("BeginString, BodyLength or CheckSum inside the body", raw=frame)
+    message = FixMessage(frame, fields, fields[2][1])
+    if printable_only and frame.translate(None, _NON_PRINTABLE):
+        raise FixParseError("non-printable byte (only printable ASCII and SOH)", parsed=message)
+    return message
+
+
+def _header(buf: bytes, start: int, end: int, max_body_length: int) -> tuple[int, int] | str:
+    """Locate the body of the frame at ``start``: (body start, body length) or a garble reason.
+
+    Returns (-1, 0) when ``buf`` ends before the header does.
+    """
+    soh1 = buf.find(SOH, start + 2, end)
+    if soh1 < 0:
+        return (-1, 0) if end - start < 32 else "BeginString field too long"
+    if buf[soh1 + 1 : soh1 + 3] != b"9=":
+        return (-1, 0) if end - soh1 < 3 else "BodyLength (9) must be the second field"
+    soh2 = buf.find(SOH, soh1 + 3, end)
+    if soh2 < 0:
+        return (-1, 0) if end - soh1 < 24 else "BodyLength value too long"
+    length = buf[soh1 + 3 : soh2]
+    if not length.isdigit():
+        return f"BodyLength is not a number: {bytes(length[:20])!r}"
+    body_length = int(length)
+    if body_length > max_body_length:
+        return f"BodyLength {body_length} exceeds the limit {max_body_length}"
+    return soh2 + 1, body_length
+
+
+def parse_message(
+    raw: bytes, *, data_pairs: Mapping[int, int] | None = None, printable_only: bool = False
+) -> FixMessage:
+    """Parse exactly one complete message; GarbledMessage on framing/length/checksum errors."""
+    raw = bytes(raw)
+    if not raw.startswith(BEGIN):
+        raise GarbledMessage("message does not start with 8=FIX", raw=raw)
+    located = _header(raw, 0, len(raw), len(raw))
+    if isinstance(located, str):
+        raise GarbledMessage(located, raw=raw)
+    body_start, body_length = located
+    if body_start < 0:
+        raise GarbledMessage("truncated header", raw=raw)
+    trailer_at = body_start + body_length
+    if raw[trailer_at : trailer_at + 3] != b"10=" or raw[trailer_at - 1 : trailer_at] != SOH:
+        raise GarbledMessage(f"BodyLength {body_length} does not end at 10=", raw=raw)
+    if len(raw) != trailer_at + 7 or raw[-1:] != SOH:
+        raise GarbledMessage("CheckSum must be 3 digits and end the message", raw=raw)
+    return _parse_frame(raw, trailer_at, DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs,
+                        printable_only)  # fmt: skip
+
+
+class FixFramer:
+    """Cut a byte stream into validated messages, dropping and counting garbled frames.
+
+    ``feed`` runs in time linear in the bytes fed: while a large frame is still arriving the
+    buffer is only appended to. With ``quickfix_resync`` a frame whose BodyLength misses
+    ``10=`` swallows everything up to the next CheckSum field, as QuickFIX does (its
+    acceptance script 2m expects that); by default the framer rescans for the next ``8=FIX``,
+    so an over-long BodyLength does not cost the following message.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_body_length: int = 1 << 20,
+        on_garbled: Callable[[bytes, str], None] | None = None,
+        data_pairs: Mapping[int, int] | None = None,
+        printable_only: bool = False,
+        quickfix_resync: bool = False,
+    ) -> None:
+        self.max_body_length = max_body_length
+        self.on_garbled = on_garbled
+        self.data_pairs = DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs
+        self.printable_only = printable_only
+        self.quickfix_resync = quickfix_resync
+        self.garbled = 0
+        self._buf = bytearray()
+        self._need = 0  # bytes the pending frame needs before a rescan is worth it
+        self._skipping = False  # inside a junk run already counted
+
+    def buffered(self) -> int:
+        """Return how many received bytes are waiting for the rest of their frame."""
+        return len(self._buf)
+
+    def reset(self) -> None:
+        """Forget buffered bytes (on reconnect)."""
+        self._buf.clear()
+        self._need = 0
+        self._skipping = False
+
+    def feed(self, data: bytes) -> list[FixMessage]:
+        """Add received bytes; return the complete valid messages now available, in order."""
+        if self._buf or len(data) < self._need:
+            self._buf += data
+            if len(self._buf) < self._need:
+                return []
+            buf = bytes(self._buf)
+        else:
+            buf = bytes(data)
+        messages: list[FixMessage] = []
+        pos = self._scan(buf, messages)
+        self._buf = bytearray(buf[pos:])
+        return messages
+
+    def _drop(self, raw: bytes, reason: str) -> None:
+        self.garbled += 1
+        if self.on_garbled is not None:
+            self.on_garbled(raw, reason)
+
+    def _scan(self, buf: bytes, out: list[FixMessage]) -> int:
+        """Extract frames from ``buf`` into ``out``; return where unconsumed bytes begin."""
+        pos, end = 0, len(buf)
+        self._need = 0
+        while True:
+            start = buf.find(BEGIN, pos)
+            if start < 0:
+                keep = max(pos, end - len(BEGIN) + 1)  # a partial "8=FI" may complete later
+                if keep > pos and not self._skipping:
+                    self._skipping = True
+                    self._drop(buf[pos:keep], "bytes before 8=FIX")
+                return keep
+            if start > pos and not self._skipping:
+                self._drop(buf[pos:start], "bytes before 8=FIX")
+            located = _header(buf, start, end, self.max_body_length)
+            if isinstance(located, str):
+                pos = self._garbled(buf, start, located)
+                continue
+            body_start, body_length = located
+            trailer_at = body_start + body_length
+            if body_start < 0 or end < trailer_at + 7:
+                self._need = end - start + 1 if body_start < 0 else trailer_at + 7 - start
+                return start
+            frame_end = trailer_at + 7
+            if buf[trailer_at : trailer_at + 3] != b"10=" or buf[frame_end - 1] != 1:
+                if not self.quickfix_resync:
+                    pos = self._garbled(buf, start, f"BodyLength {body_length} misses 10=")
+                    continue
+                trailer = buf.find(b"\x0110=", max(trailer_at - 1, body_start - 1))
+                close = buf.find(SOH, trailer + 4) if trailer >= 0 else -1
+                if close < 0:
+                    self._need = end - start + 1
+                    return start
+                self._skipping = False
+                self._drop(buf[start : close + 1], f"BodyLength {body_length} misses 10=")
+                pos = close + 1
+                continue
+            try:
+                message = _parse_frame(
+                    buf[start:frame_end], trailer_at - start, self.data_pairs, self.printable_only
+                )
+            except FixParseError as exc:  # garbled, or non-printable: never kills the stream
+                pos = self._garbled(buf, start, exc.reason)
+                continue
+            self._skipping = False
+            out.append(message)
+            pos = frame_end
+
+    def _garbled(self, buf: bytes, start: int, reason: str) -> int:
+        """Count a bad frame at ``start``; resume scanning right after its ``8=``."""
+        following = buf.find(BEGIN, start + 1)
+        self._skipping = False
+        self._drop(buf[start : following if following >= 0 else len(buf)], reason)
+        self._skipping = True  # the rest of this frame is part of what was just reported
+        return start + 1
+
+
+def _prefix(tag: int) -> bytes:
+    if type(tag) is not int or tag <= 0:
+        raise FixEncodeError(f"tag must be a positive int, got {tag!r}")
+    prefix = _PREFIXES[tag] = b"%d=" % tag
+    return prefix
+
+
+def _value(tag: int, value: Any) -> bytes:
+    """Slow path of encode's value conversion: str, int, bytes-like; never bool or float."""
+    if isinstance(value, str):
+        try:
+            return value.encode("ascii")
+        except UnicodeEncodeError:
+            raise FixEncodeError(f"tag {tag}: value is not ASCII") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return b"%d" % value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise FixEncodeError(f"tag {tag}: cannot encode a {type(value).__name__} (use str or int)")
+
+
+def encode(
+    begin_string: bytes,
+    msg_type: bytes | str,
+    fields: Iterable[tuple[int, bytes | str | int]],
+) -> bytes:
+    """Encode a message: 8, 9 (computed), 35, ``fields`` in the given order, 10 (computed).
+
+    ``fields`` is everything after MsgType, header then body. A data field (96 after 95, ...)
+    may contain SOH when its length field says so; any other SOH is refused, as is an empty
+    value, since either would let a value smuggle in fields.
+    """
+    parts = [b"35=", msg_type if type(msg_type) is bytes else _value(35, msg_type), SOH]
+    append = parts.append
+    prefixes = _PREFIXES
+    count = 0
+    for tag, value in fields:
+        append(prefixes.get(tag) or _prefix(tag))
+        append(value if type(value) is bytes else _value(tag, value))
+        append(SOH)
+        count += 1
+    body = b"".join(parts)
+    if body.count(SOH) != count + 1 or body.find(b"=\x01") >= 0 or not parts[1]:
+        _check_values(parts)
+    if type(begin_string) is not bytes:
+        begin_string = _value(8, begin_string)
+    head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
+    message = head + body
+    return message + b"10=%03d\x01" % _checksum_int(message)
+
+
+def _check_values(parts: list[bytes]) -> None:
+    """Find the offending value after encode's cheap whole-body check failed."""
+    allowed_length: dict[int, int] = {}
+    for i in range(0, len(parts), 3):
+        tag = int(parts[i][:-1])
+        value = parts[i + 1]
+        if not value:
+            raise FixEncodeError(f"tag {tag}: empty value (FIX forbids empty fields)")
+        if SOH in value and allowed_length.get(tag) != len(value):
+            raise FixEncodeError(f"tag {tag}: SOH inside a value that is not length-prefixed data")
+        allowed_length.clear()
+        if tag in DEFAULT_DATA_PAIRS and value.isdigit():
+            allowed_length[DEFAULT_DATA_PAIRS[tag]] = int(value)
