@@ -1,0 +1,656 @@
+"""WebSocketConnection: one venue stream over websocket-client, read by our own greenlet.
+
+websocket-client does what it is good at: DNS, TCP, TLS (verification on, SNI) and the HTTP
+upgrade. After the handshake we read the socket ourselves with a small RFC 6455 frame parser:
+websocket-client reads each frame with several small ``recv`` calls and checks UTF-8 in pure
+Python, which caps it at a few ten thousand messages per second; ours reads large chunks and
+hands each text payload to ``on_message(payload: bytes, ts_recv_ns)`` untouched (the JSON
+parser validates UTF-8). Control frames, fragmentation, masking rules and close are handled
+here; writes (text, ping, pong, close) still go through websocket-client, which masks them.
+
+Liveness: server pings are answered with the same payload; our own pings go out every
+``ping_interval_s`` and a missing pong within ``pong_timeout_s`` ends the connection; so do a
+connection with no frame at all for ``idle_timeout_s`` and a watched subscription with no
+*useful* message (the venue router calls :meth:`touch`) for its interval, even while pings
+flow. A dead connection is reconnected with capped exponential backoff and full jitter, and
+``on_connect(conn)`` runs on every new connection (resubscribe, re-login).
+
+Rollover: after ``rollover_after_s`` (Binance disconnects at 24 h) or on :meth:`rollover`
+(Binance ``serverShutdown``), a NEW connection is opened and ``on_connect`` runs for it before
+the old one is closed, and both deliver in between, so nothing is lost. Messages in the overlap
+may arrive twice; the venue layer de-duplicates by update id.
+
+Outbound pacing: at most ``send_limit`` frames per ``send_window_s`` per connection, counting
+pings and pongs (Binance: 5 per second, control frames included). A sliding window is used,
+not a token bucket, because a burst after idle must not exceed the venue's per-second count.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import socket
+import ssl
+import struct
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+import gevent
+import gevent.event
+import gevent.lock
+import websocket as wsclient
+
+from connectivity.core.clock import NS_PER_SECOND, Clock
+from connectivity.errors import (
+    AuthError,
+    Banned,
+    ClosedError,
+    ConnectFailed,
+    ConnectionLost,
+    ConnectivityError,
+    ParseError,
+    RateLimited,
+)
+from connectivity.runtime import Supervisor
+
+__all__ = [
+    "WebSocketConnection",
+    "WebSocketSettings",
+    "WebSocketStats",
+    "WireSocket",
+    "websocket_client_factory",
+]
+
+log = logging.getLogger(__name__)
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+class WireSocket(Protocol):
+    """The part of ``websocket.WebSocket`` we use after the handshake."""
+
+    sock: Any  # the connected (TLS) socket we read frames from
+
+    def send(self, payload: bytes | str, opcode: int = OP_TEXT) -> int:
+        """Send one masked frame."""
+
+    def send_close(self, status: int = 1000, reason: bytes = b"") -> None:
+        """Send a close frame."""
+
+    def shutdown(self) -> None:
+        """Close the socket at once."""
+
+
+Factory = Callable[[str, float], WireSocket]
+MessageHandler = Callable[[bytes, int], None]
+
+
+def websocket_client_factory(
+    *, header: list[str] | None = None, sslopt: dict[str, Any] | None = None
+) -> Factory:
+    """Return a factory handshaking with websocket-client (TLS verified with SNI by default)."""
+    options = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True, **(sslopt or {})}
+
+    def connect(url: str, timeout: float) -> WireSocket:
+        ws: WireSocket = wsclient.create_connection(
+            url, timeout=timeout, sslopt=options, header=header, skip_utf8_validation=True
+        )
+        return ws
+
+    return connect
+
+
+def _translate_connect_error(exc: Exception, url: str) -> ConnectivityError:
+    where = url.split("?", 1)[0]  # query strings may carry listen keys
+    if isinstance(exc, wsclient.WebSocketBadStatusException):
+        status = exc.status_code
+        message = f"websocket upgrade refused by {where}"
+        headers = exc.resp_headers or {}
+        retry = headers.get("retry-after")
+        retry_after = float(retry) if retry and retry.isdigit() else None
+        if status == 418:
+            return Banned(message, retry_after=retry_after, status=status)
+        if status == 429:
+            return RateLimited(message, retry_after=retry_after, status=status)
+        if status in (401, 403):
+            return AuthError(message, status=status)
+        return ConnectFailed(message, status=status)
+    return ConnectFailed(f"cannot connect to {where}: {exc!r}")
+
+
+@attrs.frozen
+class WebSocketSettings:
+    """Timers and limits of one websocket connection; defaults follow Binance spot streams."""
+
+    ping_interval_s: float | None = 20.0
+    pong_timeout_s: float = 60.0
+    idle_timeout_s: float | None = None
+    rollover_after_s: float | None = 23.5 * 3600
+    send_limit: int = 5
+    send_window_s: float = 1.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    stable_after_s: float = 30.0  # a connection that lived this long resets the backoff
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 5.0  # a read timeout only re-checks state; watchdogs decide death
+    tick_s: float = 0.5  # watchdog period
+    close_timeout_s: float = 1.0
+    recv_bytes: int = 256 * 1024
+    max_message_bytes: int = 16 * 1024 * 1024
+    error_log_interval_s: float = 10.0
+
+
+@attrs.define
+class WebSocketStats:
+    """Counters of one logical connection (over all its physical connections)."""
+
+    connects: int = 0
+    reconnects: int = 0
+    rollovers: int = 0
+    frames: int = 0
+    bytes: int = 0
+    pings_sent: int = 0
+    pings_received: int = 0
+    pongs_received: int = 0
+    errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    last_message_ns: int | None = None  # monotonic ns of the last data frame
+
+
+class _Session:
+    """One physical connection: its socket, reader state, pacing window and liveness marks."""
+
+    def __init__(self, wire: WireSocket, number: int, now: int, wake: gevent.event.Event) -> None:
+        self.wire = wire
+        self.sock = wire.sock
+        self.number = number
+        self.opened_ns = now
+        self.last_frame_ns = now
+        self.next_ping_ns = now
+        self.awaiting_pong_ns: int | None = None
+        self.ping_payload = b""
+        self.frag_opcode = 0
+        self.frags: list[bytes] = []
+        self.frag_size = 0
+        self.sent: collections.deque[int] = collections.deque()
+        self.write_lock = gevent.lock.Semaphore()
+        self.close_sent = False
+        self.rollover_requested = False
+        self.retry_rollover_ns: int | None = None
+        self.ended = gevent.event.Event()
+        self.reason = ""
+        self._wake = wake
+
+    def end(self, reason: str) -> None:
+        """Mark the connection dead (first reason wins) and wake its reader with EOF."""
+        if self.ended.is_set():
+            return
+        self.reason = reason
+        self.ended.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass  # already closed, or a fake without a real socket
+        self._wake.set()
+
+
+class WebSocketConnection:
+    """A self-healing websocket stream: reader greenlet, liveness watchdogs, reconnect, rollover."""
+
+    def __init__(
+        self,
+        url: str,
+        on_message: MessageHandler,
+        *,
+        clock: Clock,
+        settings: WebSocketSettings | None = None,
+        on_connect: Callable[[WebSocketConnection], None] | None = None,
+        on_disconnect: Callable[[str], None] | None = None,
+        on_binary: MessageHandler | None = None,
+        factory: Factory | None = None,
+        rng: random.Random | None = None,
+        name: str = "ws",
+    ) -> None:
+        self.url = url
+        self.name = name
+        self.settings = settings or WebSocketSettings()
+        self.stats = WebSocketStats()
+        self._on_message = on_message
+        self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
+        self._on_binary = on_binary
+        self._clock = clock
+        self._factory = factory or websocket_client_factory()
+        self._rng = rng or random.Random()
+        self._supervisor = Supervisor(f"{name}")
+        self._wake = gevent.event.Event()
+        self._session: _Session | None = None
+        self._retiring: list[_Session] = []
+        self._numbers = 0
+        self._closing = False
+        self._watches: dict[str, int] = {}
+        self._touched: dict[str, int] = {}
+        self._logged: dict[str, tuple[int, int]] = {}
+        self._ever_connected = False
+        self.connected = gevent.event.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start connecting in the background (the owned manager greenlet)."""
+        self._supervisor.spawn(self._run, name="manager")
+
+    def close(self) -> None:
+        """Close every connection (close frame, brief wait) and kill and join all greenlets."""
+        if self._closing:
+            return
+        self._closing = True
+        self._wake.set()
+        sessions = [s for s in [self._session, *self._retiring] if s is not None]
+        for session in sessions:
+            self._close_session(session, "closed by us")
+        self._supervisor.close(timeout=self.settings.close_timeout_s + 5.0)
+        for session in sessions:
+            session.wire.shutdown()
+        self.connected.clear()
+
+    def reconnect(self, reason: str) -> None:
+        """Declare the current connection dead now (e.g. a stream gap); it reconnects."""
+        if self._session is not None:
+            self._session.end(reason)
+
+    def rollover(self) -> None:
+        """Replace the connection without a gap (Binance ``serverShutdown``)."""
+        if self._session is not None:
+            self._session.rollover_requested = True
+            self._wake.set()
+
+    # -- subscriptions' staleness ----------------------------------------------------------
+    def watch(self, key: str, stale_after_s: float) -> None:
+        """Declare the connection dead when ``key`` gets no useful message for this long."""
+        self._watches[key] = int(stale_after_s * NS_PER_SECOND)
+        self._touched[key] = self._clock.monotonic_ns()
+
+    def touch(self, key: str) -> None:
+        """Record a useful message for ``key`` (called by the venue router)."""
+        self._touched[key] = self._clock.monotonic_ns()
+
+    def unwatch(self, key: str) -> None:
+        """Stop watching ``key``."""
+        self._watches.pop(key, None)
+        self._touched.pop(key, None)
+
+    def last_message_age_s(self) -> float | None:
+        """Return seconds since the last data message (None before the first)."""
+        last = self.stats.last_message_ns
+        return None if last is None else (self._clock.monotonic_ns() - last) / NS_PER_SECOND
+
+    # -- sending ---------------------------------------------------------------------------
+    def send(self, message: str | bytes) -> None:
+        """Send one text message (subscribe, login), paced to the per-connection rate."""
+        session = self._session
+        if self._closing:
+            raise ClosedError(f"websocket {self.name} is closed")
+        if session is None or session.ended.is_set():
+            raise ConnectionLost(f"websocket {self.name} is not connected")
+        self._send_frame(session, OP_TEXT, message)
+
+    def _send_frame(self, session: _Session, opcode: int, payload: str | bytes) -> None:
+        s = self.settings
+        window = int(s.send_window_s * NS_PER_SECOND)
+        with session.write_lock:
+            sent = session.sent
+            while len(sent) >= s.send_limit:
+                wait = sent[0] + window - self._clock.monotonic_ns()
+                if wait <= 0:
+                    sent.popleft()
+                else:
+                    self._clock.sleep(wait / NS_PER_SECOND)
+            sent.append(self._clock.monotonic_ns())
+            try:
+                session.wire.send(payload, opcode)
+            except (OSError, wsclient.WebSocketException) as exc:
+                session.end(f"send failed: {exc!r}")
+                raise ConnectionLost(f"websocket {self.name} send failed") from exc
+
+    # -- manager ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        failures = 0
+        while not self._closing:
+            try:
+                session = self._open()
+            except ConnectivityError as exc:
+                self._count_error(exc, "connect failed")
+                failures += 1
+                self._backoff(failures)
+                continue
+            if self._ever_connected:
+                self.stats.reconnects += 1
+            self._ever_connected = True
+            session, reason = self._supervise(session)
+            lived = self._clock.monotonic_ns() - session.opened_ns
+            self.connected.clear()
+            if self._closing:
+                return
+            self._notify_disconnect(reason)
+            failures = 0 if lived >= self.settings.stable_after_s * NS_PER_SECOND else failures + 1
+            self._backoff(failures)
+
+    def _backoff(self, failures: int) -> None:
+        s = self.settings
+        cap = min(s.backoff_max_s, s.backoff_initial_s * 2 ** min(failures, 30))
+        self._clock.sleep(self._rng.uniform(0.0, cap))
+
+    def _open(self) -> _Session:
+        """Connect, start the reader and watchdog, and run ``on_connect``."""
+        try:
+            wire = self._factory(self.url, self.settings.connect_timeout_s)
+        except (OSError, wsclient.WebSocketException) as exc:
+            raise _translate_connect_error(exc, self.url) from exc
+        self._numbers += 1
+        session = _Session(wire, self._numbers, self._clock.monotonic_ns(), self._wake)
+        session.next_ping_ns = session.opened_ns + self._ping_interval_ns()
+        wire.sock.settimeout(self.settings.read_timeout_s)
+        previous = self._session
+        self._session = session
+        self._supervisor.spawn(self._read_loop, session, name=f"reader{session.number}")
+        self._supervisor.spawn(self._watchdog, session, name=f"watchdog{session.number}")
+        if self._on_connect is not None:
+            try:
+                self._on_connect(self)
+            except Exception as exc:
+                session.end(f"on_connect failed: {exc!r}")
+                self._session = previous
+                raise ConnectFailed(f"on_connect of {self.name} failed: {exc!r}") from exc
+        if session.ended.is_set():
+            self._session = previous
+            raise ConnectFailed(f"{self.name} dropped during on_connect: {session.reason}")
+        self.stats.connects += 1
+        self.connected.set()
+        return session
+
+    def _supervise(self, session: _Session) -> tuple[_Session, str]:
+        """Wait until the current connection dies, rolling it over when asked; say why."""
+        while True:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if self._closing:
+                return session, "closed by us"
+            if session.ended.is_set():
+                return session, session.reason
+            if session.rollover_requested:
+                session = self._rollover(session)
+
+    def _rollover(self, old: _Session) -> _Session:
+        old.rollover_requested = False
+        try:
+            new = self._open()
+        except ConnectivityError as exc:
+            self._count_error(exc, "rollover connect failed")
+            delay = self._rng.uniform(0.0, self.settings.backoff_max_s)
+            old.retry_rollover_ns = self._clock.monotonic_ns() + int(delay * NS_PER_SECOND)
+            return old
+        self.stats.rollovers += 1
+        self._retiring.append(old)
+        self._close_session(old, "rolled over")
+        self._retiring.remove(old)
+        return new
+
+    def _close_session(self, session: _Session, reason: str) -> None:
+        """Send a close frame, let the reader drain until the server answers, then end."""
+        if not session.ended.is_set() and not session.close_sent:
+            session.close_sent = True
+            try:
+                with session.write_lock:
+                    session.wire.send_close(1000, b"")
+            except (OSError, wsclient.WebSocketException):
+                pass  # the connection is going away anyway
+            session.ended.wait(timeout=self.settings.close_timeout_s)
+        session.end(reason)
+
+    def _notify_disconnect(self, reason: str) -> None:
+        log.info("websocket %s disconnected: %s", self.name, reason)
+        if self._on_disconnect is not None:
+            try:
+                self._on_disconnect(reason)
+            except Exception as exc:
+                self._count_error(exc, "on_disconnect raised")
+
+    def _ping_interval_ns(self) -> int:
+        interval = self.settings.ping_interval_s
+        return int(interval * NS_PER_SECOND) if interval else 1 << 62
+
+    # -- watchdog --------------------------------------------------------------------------
+    def _watchdog(self, session: _Session) -> None:
+        while not session.ended.is_set():
+            self._clock.sleep(self.settings.tick_s)
+            now = self._clock.monotonic_ns()
+            dead = self._dead_reason(session, now)
+            if dead is not None:
+                kind, reason = dead
+                log.warning("websocket %s: %s; reconnecting", self.name, reason)
+                self.stats.errors[kind] += 1
+                session.end(reason)
+                return
+            if session is self._session:
+                self._maybe_request_rollover(session, now)
+            if now >= session.next_ping_ns and not session.close_sent:
+                session.next_ping_ns = now + self._ping_interval_ns()
+                self._send_ping(session, now)
+
+    def _dead_reason(self, session: _Session, now: int) -> tuple[str, str] | None:
+        """Return (counter key, reason) when the connection must be considered dead."""
+        s = self.settings
+        awaiting = session.awaiting_pong_ns
+        if awaiting is not None and now - awaiting > s.pong_timeout_s * NS_PER_SECOND:
+            return "PongTimeout", f"no pong within {s.pong_timeout_s}s"
+        idle = s.idle_timeout_s
+        if idle is not None and now - session.last_frame_ns > idle * NS_PER_SECOND:
+            return "IdleTimeout", f"no frame for {s.idle_timeout_s}s"
+        touched = self._touched
+        for key, limit in self._watches.items():
+            last = max(touched.get(key, 0), session.opened_ns)
+            if now - last > limit:
+                return "StaleSubscription", f"subscription {key!r} silent {limit / NS_PER_SECOND}s"
+        return None
+
+    def _maybe_request_rollover(self, session: _Session, now: int) -> None:
+        after = self.settings.rollover_after_s
+        due = after is not None and now - session.opened_ns >= after * NS_PER_SECOND
+        retry_ok = session.retry_rollover_ns is None or now >= session.retry_rollover_ns
+        if due and retry_ok and not session.rollover_requested:
+            session.rollover_requested = True
+            self._wake.set()
+
+    def _send_ping(self, session: _Session, now: int) -> None:
+        payload = str(now).encode("ascii")
+        try:
+            self._send_frame(session, OP_PING, payload)
+        except ConnectionLost:
+            return
+        session.ping_payload = payload
+        if session.awaiting_pong_ns is None:
+            session.awaiting_pong_ns = now
+        self.stats.pings_sent += 1
+
+    # -- reader ----------------------------------------------------------------------------
+    def _read_loop(self, session: _Session) -> None:
+        try:
+            self._read_frames(session)
+        except ParseError as exc:
+            self._count_error(exc, "protocol violation", key="ProtocolViolation")
+            session.end(f"protocol violation: {exc.message}")
+        except OSError as exc:
+            session.end(f"connection lost: {exc!r}")
+        finally:
+            session.end("reader stopped")
+            session.wire.shutdown()
+
+    def _read_frames(self, session: _Session) -> None:
+        """Read chunks and parse frames; text frames take the fast path to ``on_message``."""
+        recv = session.sock.recv
+        size = self.settings.recv_bytes
+        limit = self.settings.max_message_bytes
+        time_ns = self._clock.time_ns
+        monotonic_ns = self._clock.monotonic_ns
+        on_message = self._on_message
+        stats = self.stats
+        ended = session.ended
+        buf = b""
+        pending: list[bytes] = []  # chunks of one large frame, joined once it is complete
+        need = 0
+        while not ended.is_set():
+            try:
+                chunk = recv(size)
+            except TimeoutError:
+                continue  # the watchdog decides whether silence means death
+            if not chunk:
+                session.end("connection closed by the server (EOF)")
+                return
+            ts = time_ns()
+            session.last_frame_ns = monotonic_ns()
+            stats.bytes += len(chunk)
+            if need:
+                pending.append(chunk)
+                need -= len(chunk)
+                if need > 0:
+                    continue
+                buf, pending, need = b"".join(pending), [], 0
+            else:
+                buf = buf + chunk if buf else chunk
+            pos, end, frames, delivered = 0, len(buf), 0, 0
+            while end - pos >= 2:
+                b0, n = buf[pos], buf[pos + 1]
+                if n < 126:
+                    start = pos + 2
+                elif n == 126:
+                    if end - pos < 4:
+                        break
+                    n, start = (buf[pos + 2] << 8) | buf[pos + 3], pos + 4
+                elif n == 127:
+                    if end - pos < 10:
+                        break
+                    n, start = int.from_bytes(buf[pos + 2 : pos + 10], "big"), pos + 10
+                else:
+                    raise ParseError("server frame is masked", payload=buf[pos : pos + 16])
+                if n > limit:
+                    raise ParseError(f"frame of {n} bytes exceeds the {limit}-byte limit")
+                stop = start + n
+                if stop > end:
+                    break
+                payload = buf[start:stop]
+                pos = stop
+                frames += 1
+                if b0 == 0x81 and not session.frag_opcode:
+                    delivered += 1
+                    try:
+                        on_message(payload, ts)
+                    except Exception as exc:
+                        self._count_error(exc, "on_message raised")
+                else:
+                    delivered += self._slow_frame(session, b0, payload, ts)
+                    if ended.is_set():
+                        break
+            stats.frames += frames
+            if delivered:
+                stats.last_message_ns = session.last_frame_ns
+            buf = buf[pos:] if pos else buf
+            if len(buf) > size:  # a large frame is incomplete: collect its chunks, join once
+                pending, need, buf = [buf], self._frame_length(buf) - len(buf), b""
+
+    @staticmethod
+    def _frame_length(buf: bytes) -> int:
+        n = buf[1] & 0x7F
+        if n == 126:
+            return 4 + struct.unpack_from("!H", buf, 2)[0]
+        if n == 127:
+            return 10 + struct.unpack_from("!Q", buf, 2)[0]
+        return 2 + n
+
+    def _slow_frame(self, session: _Session, b0: int, payload: bytes, ts: int) -> int:
+        """Handle control, binary and fragmented frames; return messages delivered (0/1)."""
+        fin, opcode = b0 & 0x80, b0 & 0x0F
+        if b0 & 0x70:
+            raise ParseError("reserved bits set without a negotiated extension")
+        if opcode >= OP_CLOSE:
+            if not fin or len(payload) > 125:
+                raise ParseError("control frames must be final and at most 125 bytes")
+            self._control(session, opcode, payload)
+            return 0
+        if opcode == OP_CONT:
+            if not session.frag_opcode:
+                raise ParseError("continuation frame without a message to continue")
+            session.frags.append(payload)
+            session.frag_size += len(payload)
+            if session.frag_size > self.settings.max_message_bytes:
+                raise ParseError("fragmented message exceeds the size limit")
+            if not fin:
+                return 0
+            opcode, payload = session.frag_opcode, b"".join(session.frags)
+            session.frag_opcode, session.frags, session.frag_size = 0, [], 0
+        elif opcode in (OP_TEXT, OP_BINARY):
+            if session.frag_opcode:
+                raise ParseError("new message inside a fragmented message")
+            if not fin:
+                session.frag_opcode, session.frags, session.frag_size = opcode, [payload], 0
+                return 0
+        else:
+            raise ParseError(f"reserved opcode {opcode:#x}")
+        self._deliver(opcode, payload, ts)
+        return 1
+
+    def _deliver(self, opcode: int, payload: bytes, ts: int) -> None:
+        handler = self._on_message if opcode == OP_TEXT else self._on_binary
+        if handler is None:
+            err = ParseError("unexpected binary frame", payload=payload[:64])
+            self._count_error(err, "unexpected binary frame", key="UnexpectedBinaryFrame")
+            return
+        try:
+            handler(payload, ts)
+        except Exception as exc:
+            self._count_error(exc, "message handler raised")
+
+    def _control(self, session: _Session, opcode: int, payload: bytes) -> None:
+        if opcode == OP_PING:
+            self.stats.pings_received += 1
+            if not session.close_sent:
+                try:
+                    self._send_frame(session, OP_PONG, payload)
+                except ConnectionLost:
+                    pass  # the reader sees the EOF next
+        elif opcode == OP_PONG:
+            self.stats.pongs_received += 1
+            if payload == session.ping_payload:
+                session.awaiting_pong_ns = None
+        elif opcode == OP_CLOSE:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+            text = payload[2:].decode("utf-8", "replace")
+            if not session.close_sent:
+                session.close_sent = True
+                try:
+                    with session.write_lock:
+                        session.wire.send_close(1000 if code == 1005 else code, b"")
+                except (OSError, wsclient.WebSocketException):
+                    pass
+            session.end(f"closed by the server: {code} {text}".rstrip())
+        else:
+            raise ParseError(f"reserved control opcode {opcode:#x}")
+
+    # -- errors ----------------------------------------------------------------------------
+    def _count_error(self, exc: BaseException, what: str, key: str | None = None) -> None:
+        """Count ``exc`` by type and log it, at most once per interval per type."""
+        key = key or type(exc).__name__
+        self.stats.errors[key] += 1
+        now = self._clock.monotonic_ns()
+        interval = int(self.settings.error_log_interval_s * NS_PER_SECOND)
+        last, suppressed = self._logged.get(key, (now - interval, 0))
+        if now - last < interval:
+            self._logged[key] = (last, suppressed + 1)
+            return
+        self._logged[key] = (now, 0)
+        more = f" (+{suppressed} suppressed)" if suppressed else ""
+        log.warning("websocket %s: %s: %r%s", self.name, what, exc, more)
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected.is_set() else "disconnected"
+        return f"WebSocketConnection({self.name!r}, {state}, connects={self.stats.connects})"
