@@ -521,7 +521,8 @@ class BookSync:
             return False
         state.book.replace_with(shadow)
         self._note_applied(state, state.book.update_id, state.book.ts_event, ts_recv)
-        state.live = True
+        # In SNAPSHOT_ONLY mode deltas must keep taking the refusing (non-live) path.
+        state.live = self.mode is not IntegrityMode.SNAPSHOT_ONLY
         if state.status is not BookStatus.VALID:
             state.status = BookStatus.VALID
             self._event(BookValid(state.book.symbol, state.book.update_id, ts_recv))
