@@ -1,24 +1,26 @@
 """REST transport: one pooled ``requests.Session`` per venue, exact signed bytes, typed errors.
 
-Pipeline of :meth:`RestClient.request`: encode (order kept) -> limiter -> signer -> send ->
+:meth:`RestClient.request`: encode (order kept) -> limiter -> pool slot -> signer -> send ->
 usage headers correct the limiter -> status and body mapped onto :mod:`connectivity.errors`.
 
-- The query string and body are encoded here and the final URL is handed to ``requests``
-  unchanged (its re-quoting is bypassed), so the bytes the signer saw are the bytes sent.
-- The connection pool blocks instead of opening extra sockets; a greenlet waits at most
-  ``pool_timeout`` for a free connection and nothing is ever resent automatically.
+- The final URL goes to ``requests`` unchanged (its re-quoting is bypassed): the bytes the
+  signer saw are the bytes sent. The pool blocks rather than open extra sockets (a greenlet
+  waits at most ``pool_timeout``) and nothing is ever resent automatically.
 - Outcome policy: a request is *idempotent* only when the caller says so (default: GET). For
   other requests every ending that may follow transmission (read timeout, dropped connection,
   5xx, 408) raises :class:`~connectivity.errors.OrderOutcomeUnknown`, never a rejection.
-  429/418 raise ``RateLimited``/``Banned`` (nothing executed) after blocking the limiter.
+  429/418 block the limiter and raise ``RateLimited``/``Banned`` (``status`` set; a local
+  refusal before sending has ``status`` None); neither is a ``Rejected``.
 - Errors carry venue, ``"METHOD /path"`` (never the query, signature or key), status, code and
   the venue's reply, truncated. Headers are never logged or shown in a repr.
 """
 
 from __future__ import annotations
 
+import collections
 import email.utils
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
@@ -32,23 +34,9 @@ import requests.adapters
 import urllib3.exceptions
 from urllib3.util.retry import Retry
 
+import connectivity.errors as errors
 from connectivity.core.clock import NS_PER_SECOND, Clock
 from connectivity.core.ratelimit import RateLimiter
-from connectivity.errors import (
-    AuthError,
-    Banned,
-    ClosedError,
-    ConfigError,
-    ConnectFailed,
-    ConnectionLost,
-    ConnectivityError,
-    OrderOutcomeUnknown,
-    ParseError,
-    RateLimited,
-    Rejected,
-    RequestTimeout,
-    ServerError,
-)
 
 __all__ = [
     "EndpointStats",
@@ -68,7 +56,7 @@ ParamValue = str | int | Decimal | bool | None
 Params = Mapping[str, ParamValue] | Iterable[tuple[str, ParamValue]]
 QuoteVia = Callable[..., str]  # urllib.parse.quote or quote_plus
 #: ``(status, raw body, response headers) -> error or None`` (None: use the default mapping).
-ErrorMapper = Callable[[int, bytes, Mapping[str, str]], ConnectivityError | None]
+ErrorMapper = Callable[[int, bytes, Mapping[str, str]], errors.ConnectivityError | None]
 
 DEFAULT_RETRY_AFTER = {429: 1.0, 418: 120.0}  # when the venue omits the header; 418 >= 2 min
 
@@ -87,7 +75,7 @@ def encode_params(params: Params, quote_via: QuoteVia = quote) -> str:
         elif isinstance(value, Decimal) and value.is_finite():
             text = format(value, "f")  # never an exponent: venues reject "1E-8"
         else:  # float would lose exactness silently
-            raise ConfigError(f"parameter {key!r}: use str, int or Decimal, not {value!r}")
+            raise errors.ConfigError(f"parameter {key!r}: use str, int or Decimal, not {value!r}")
         pairs.append((key, text))
     return urlencode(pairs, quote_via=quote_via)
 
@@ -125,45 +113,34 @@ class RestResponse:
 class EndpointStats:
     """Latency of one endpoint: count, errors, last, and percentiles over recent samples."""
 
-    __slots__ = ("_pos", "_samples", "count", "errors", "last_ns")
+    __slots__ = ("count", "errors", "last_ns", "samples")
     WINDOW = 512
 
     def __init__(self) -> None:
         self.count = 0
         self.errors = 0
         self.last_ns = 0
-        self._samples: list[int] = []
-        self._pos = 0
+        self.samples: collections.deque[int] = collections.deque(maxlen=self.WINDOW)
 
     def record(self, latency_ns: int, ok: bool) -> None:
-        """Add one request's latency (a ring of the last ``WINDOW`` samples)."""
+        """Add one request's latency (the last ``WINDOW`` samples are kept)."""
         self.count += 1
         self.errors += not ok
         self.last_ns = latency_ns
-        if len(self._samples) < self.WINDOW:
-            self._samples.append(latency_ns)
-        else:
-            self._samples[self._pos] = latency_ns
-            self._pos = (self._pos + 1) % self.WINDOW
+        self.samples.append(latency_ns)
 
     def percentile(self, q: float) -> int | None:
         """Return the nearest-rank ``q`` percentile (0-100) of recent latencies in ns."""
-        if not self._samples:
+        if not self.samples:
             return None
-        ordered = sorted(self._samples)
+        ordered = sorted(self.samples)
         rank = max(1, -(-len(ordered) * q // 100))
         return ordered[min(len(ordered), int(rank)) - 1]
 
     def summary(self) -> dict[str, int | None]:
         """Return count, errors, last, p50, p90, p99 (ns)."""
-        return {
-            "count": self.count,
-            "errors": self.errors,
-            "last_ns": self.last_ns,
-            "p50_ns": self.percentile(50),
-            "p90_ns": self.percentile(90),
-            "p99_ns": self.percentile(99),
-        }
+        head = {"count": self.count, "errors": self.errors, "last_ns": self.last_ns}
+        return head | {f"p{q}_ns": self.percentile(q) for q in (50, 90, 99)}
 
 
 def make_session(
@@ -225,16 +202,12 @@ class RestClient:
         self._closed = False
 
     def get(self, path: str, **kwargs: Any) -> RestResponse:
-        """Send a GET (idempotent by default)."""
+        """Send a GET (idempotent unless ``idempotent=False``)."""
         return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> RestResponse:
         """Send a POST (not idempotent unless ``idempotent=True``)."""
         return self.request("POST", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> RestResponse:
-        """Send a DELETE (not idempotent unless ``idempotent=True``: a cancel's outcome matters)."""
-        return self.request("DELETE", path, **kwargs)
 
     def request(
         self,
@@ -250,37 +223,65 @@ class RestClient:
         timeout: tuple[float, float] | None = None,
         headers: Mapping[str, str] | None = None,
         max_wait: float | None = None,
+        endpoint: str | None = None,
     ) -> RestResponse:
-        """Send one request and return its parsed 2xx reply, or raise a typed error."""
+        """Send one request and return its parsed 2xx reply, or raise a typed error.
+
+        ``params`` go in the query string, ``form`` or ``json`` in the body; ``costs`` are
+        drawn from the limiter first (waiting up to ``max_wait``); ``idempotent`` defaults to
+        True for GET only; ``endpoint`` names the stats entry (default ``"METHOD path"``).
+        """
         if self._closed:
-            raise ClosedError(f"{self.venue} REST client is closed", venue=self.venue)
+            raise errors.ClosedError(f"{self.venue} REST client is closed", venue=self.venue)
         method = method.upper()
         operation = f"{method} {path}"
-        idempotent = method in ("GET", "HEAD") if idempotent is None else idempotent
-        query = encode_params(params, self._quote_via) if params is not None else ""
         all_headers = {**self._headers, **(headers or {})}
-        body = b""
-        if form is not None and json is not None:
-            raise ConfigError(f"{operation}: pass form or json, not both")
-        if form is not None:
-            body = encode_params(form, self._quote_via).encode("ascii")
-            all_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        elif json is not None:
-            body = orjson.dumps(json)
-            all_headers.setdefault("Content-Type", "application/json")
+        out = OutgoingRequest(
+            method,
+            path,
+            encode_params(params, self._quote_via) if params is not None else "",
+            self._body(form, json, all_headers, operation),
+            all_headers,
+        )
+        if signed and self._signer is None:
+            raise errors.ConfigError(f"{operation} is signed but the client has no signer")
         if costs and self.limiter is not None:
             try:
                 self.limiter.acquire(costs, max_wait=max_wait)
-            except RateLimited as exc:
+            except errors.RateLimited as exc:
                 exc.operation = operation
                 raise
-        # Sign after the limiter wait so a timestamp inside the signature is fresh.
-        outgoing = OutgoingRequest(method, path, query, body, all_headers)
-        if signed:
-            if self._signer is None:
-                raise ConfigError(f"{operation} is signed but the client has no signer")
-            outgoing = self._signer.sign_request(outgoing)
-        return self._send(outgoing, operation, idempotent, timeout or self.timeout)
+        stats = self.stats.get(endpoint or operation)
+        if stats is None:
+            stats = self.stats[endpoint or operation] = EndpointStats()
+        if not self._slots.acquire(timeout=self._pool_timeout):
+            raise errors.ConnectFailed(
+                f"no pooled connection free within {self._pool_timeout}s; nothing was sent",
+                venue=self.venue,
+                operation=operation,
+            )
+        try:
+            # Signed last, after every wait, so a timestamp inside the signature is fresh.
+            if signed and self._signer is not None:
+                out = self._signer.sign_request(out)
+            idempotent = method in ("GET", "HEAD") if idempotent is None else idempotent
+            return self._send(out, operation, idempotent, timeout or self.timeout, stats)
+        finally:
+            self._slots.release()
+
+    def _body(self, form: Params | None, json: Any, headers: dict[str, str], op: str) -> bytes:
+        if form is not None and json is not None:
+            raise errors.ConfigError(f"{op}: pass form or json, not both")
+        if form is not None:
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            return encode_params(form, self._quote_via).encode("ascii")
+        if json is None:
+            return b""
+        headers.setdefault("Content-Type", "application/json")
+        try:
+            return orjson.dumps(json, default=_json_default)
+        except TypeError as exc:
+            raise errors.ConfigError(f"{op}: body is not JSON-serialisable: {exc}") from exc
 
     def _send(
         self,
@@ -288,19 +289,14 @@ class RestClient:
         operation: str,
         idempotent: bool,
         timeout: tuple[float, float],
+        stats: EndpointStats,
     ) -> RestResponse:
         url = self.base_url + out.path
-        prepared = self._session.prepare_request(
-            requests.Request(out.method, url, headers=dict(out.headers), data=out.body or None)
+        request = requests.Request(
+            out.method, url, headers=dict(out.headers), data=out.body or None
         )
+        prepared = self._session.prepare_request(request)
         prepared.url = url + "?" + out.query if out.query else url  # exactly the signed bytes
-        if not self._slots.acquire(timeout=self._pool_timeout):
-            raise ConnectFailed(
-                f"no pooled connection free within {self._pool_timeout}s; nothing was sent",
-                venue=self.venue,
-                operation=operation,
-            )
-        stats = self.stats.get(operation) or self.stats.setdefault(operation, EndpointStats())
         clock = self._clock
         started, sent_ns = clock.monotonic_ns(), clock.time_ns()
         try:
@@ -308,27 +304,22 @@ class RestClient:
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             stats.record(clock.monotonic_ns() - started, ok=False)
             raise self._translate(exc, operation, idempotent) from exc
-        finally:
-            self._slots.release()
-        latency = clock.monotonic_ns() - started
-        received_ns = clock.time_ns()
+        latency, received_ns = clock.monotonic_ns() - started, clock.time_ns()
         self._apply_usage(reply.headers, sent_ns)
         status, content = reply.status_code, reply.content
+        error: errors.ConnectivityError | None = None
+        data: Any = None
         if not 200 <= status < 300:
-            stats.record(latency, ok=False)
-            raise self._status_error(status, content, reply.headers, operation, idempotent)
-        try:
-            data = orjson.loads(content) if content else None
-        except orjson.JSONDecodeError as exc:
-            stats.record(latency, ok=False)
-            raise ParseError(
-                "malformed JSON in a 2xx reply",
-                venue=self.venue,
-                operation=operation,
-                status=status,
-                payload=content,
-            ) from exc
-        stats.record(latency, ok=True)
+            error = self._status_error(status, content, reply.headers, operation, idempotent)
+        elif content:
+            try:
+                data = orjson.loads(content)
+            except orjson.JSONDecodeError:
+                error = errors.ParseError("malformed JSON in a 2xx reply", payload=content)
+                error.venue, error.operation, error.status = self.venue, operation, status
+        stats.record(latency, ok=error is None)
+        if error is not None:
+            raise error
         return RestResponse(status, data, reply.headers, latency, sent_ns, received_ns)
 
     def _apply_usage(self, headers: Mapping[str, str], sent_ns: int) -> None:
@@ -338,45 +329,28 @@ class RestClient:
             raw = headers.get(name)
             if raw is None:
                 continue
-            try:
-                used = int(raw)
-            except ValueError:
+            if not raw.isdigit():
                 self.bad_usage_headers += 1
                 continue
             # The venue counted the request when it arrived, so credit the window it left in.
-            self.limiter.update_usage(bucket, used, sent_ns)
+            self.limiter.update_usage(bucket, int(raw), sent_ns)
 
     def _status_error(
-        self,
-        status: int,
-        content: bytes,
-        headers: Mapping[str, str],
-        operation: str,
-        idempotent: bool,
-    ) -> ConnectivityError:
-        context: dict[str, Any] = {
-            "venue": self.venue,
-            "operation": operation,
-            "status": status,
-            "code": _venue_code(content),
-            "payload": content,
-        }
+        self, status: int, content: bytes, headers: Mapping[str, str], operation: str, idem: bool
+    ) -> errors.ConnectivityError:
+        context: dict[str, Any] = {"venue": self.venue, "operation": operation, "status": status}
+        context.update(code=_venue_code(content), payload=content)
         if status in (429, 418):
-            retry_after = self._retry_after(headers.get("Retry-After"))
-            if retry_after is None:
-                retry_after = DEFAULT_RETRY_AFTER[status]
-            until = self._clock.time_ns() + round(retry_after * NS_PER_SECOND)
+            retry_after = self._retry_after(headers.get("Retry-After"), status)
             if self.limiter is not None:
-                self.limiter.block_until(
-                    until, f"HTTP {status} on {operation}", banned=status == 418
-                )
-            cls = Banned if status == 418 else RateLimited
-            return cls(
-                f"HTTP {status}: back off {retry_after}s", retry_after=retry_after, **context
-            )
-        if (status >= 500 or status == 408) and not idempotent:
-            return OrderOutcomeUnknown(
-                f"HTTP {status}: the request may have been executed", **context
+                until = self._clock.time_ns() + round(retry_after * NS_PER_SECOND)
+                reason = f"HTTP {status} on {operation}"
+                self.limiter.block_until(until, reason, banned=status == 418)
+            cls = errors.Banned if status == 418 else errors.RateLimited
+            return cls(f"HTTP {status}: wait {retry_after}s", retry_after=retry_after, **context)
+        if (status >= 500 or status == 408) and not idem:
+            return errors.OrderOutcomeUnknown(
+                f"HTTP {status}: it may have been executed", **context
             )
         mapped = self._error_mapper(status, content, headers) if self._error_mapper else None
         if mapped is not None:
@@ -385,59 +359,45 @@ class RestClient:
                     setattr(mapped, key, context[key])
             return mapped
         if status in (401, 403):
-            return AuthError(f"HTTP {status}: not authorised", **context)
+            return errors.AuthError(f"HTTP {status}: not authorised", **context)
         if status == 408:
-            return RequestTimeout("HTTP 408: the venue timed out", **context)
+            return errors.RequestTimeout("HTTP 408: the venue timed out", **context)
         if status >= 500:
-            return ServerError(f"HTTP {status}: venue server error", **context)
-        if status < 400:
-            return Rejected(f"HTTP {status}: unexpected redirect or informational reply", **context)
-        return Rejected(f"HTTP {status}: request refused", **context)
+            return errors.ServerError(f"HTTP {status}: venue server error", **context)
+        return errors.Rejected(f"HTTP {status}: request refused", **context)
 
-    def _retry_after(self, raw: str | None) -> float | None:
-        if raw is None:
-            return None
+    def _retry_after(self, raw: str | None, status: int) -> float:
         try:
-            return max(0.0, float(raw))
-        except ValueError:
-            pass
-        try:  # the HTTP-date form
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - self._clock.time_ns() / NS_PER_SECOND)
+            seconds = float(raw) if raw is not None else math.nan
+        except ValueError:  # the HTTP-date form
+            when = email.utils.parsedate_tz(raw or "")
+            now = self._clock.time_ns() / NS_PER_SECOND
+            seconds = email.utils.mktime_tz(when) - now if when else math.nan
+        return max(0.0, seconds) if math.isfinite(seconds) else DEFAULT_RETRY_AFTER[status]
 
-    def _translate(self, exc: BaseException, operation: str, idempotent: bool) -> ConnectivityError:
+    def _translate(
+        self, exc: BaseException, operation: str, idem: bool
+    ) -> errors.ConnectivityError:
         context: dict[str, Any] = {"venue": self.venue, "operation": operation}
+        name = type(exc).__name__
         if isinstance(exc, requests.exceptions.SSLError):
-            return ConnectFailed("TLS handshake or certificate check failed", **context)
+            return errors.ConnectFailed("TLS handshake or certificate check failed", **context)
         if isinstance(exc, requests.exceptions.ConnectTimeout) or _never_sent(exc):
-            return ConnectFailed(f"could not connect: {type(exc).__name__}", **context)
-        if isinstance(
-            exc,
-            (
-                requests.exceptions.InvalidURL,
-                requests.exceptions.InvalidSchema,
-                requests.exceptions.MissingSchema,
-            ),
-        ):
-            return ConfigError(f"bad URL: {type(exc).__name__}", **context)
+            return errors.ConnectFailed(f"could not connect: {name}", **context)
+        if isinstance(exc, _BAD_URL):
+            return errors.ConfigError(f"bad URL: {name}", **context)
         # From here on the request may have reached the venue.
-        error: ConnectivityError
+        error: errors.ConnectivityError
         if isinstance(exc, requests.exceptions.Timeout) or _read_timeout(exc):
-            error = RequestTimeout("no reply within the read timeout", **context)
+            error = errors.RequestTimeout("no reply within the read timeout", **context)
         else:
-            error = ConnectionLost(
-                f"connection dropped mid-request: {type(exc).__name__}", **context
-            )
-        if idempotent:
+            error = errors.ConnectionLost(f"connection dropped mid-request: {name}", **context)
+        if idem:
             return error
-        return OrderOutcomeUnknown(
-            f"{error.message}; the request may have been executed", **context
-        )
+        return errors.OrderOutcomeUnknown(f"{error.message}; it may have been executed", **context)
 
     def close(self) -> None:
-        """Close the session and its pooled connections; later requests raise ClosedError."""
+        """Close the session and its pooled connections; later requests raise errors.ClosedError."""
         self._closed = True
         self._session.close()
 
@@ -449,6 +409,13 @@ class RestClient:
 
     def __repr__(self) -> str:
         return f"RestClient({self.venue!r}, {self.base_url!r}, closed={self._closed})"
+
+
+_BAD_URL = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+)
 
 
 def _reason(exc: BaseException) -> BaseException | None:
@@ -465,6 +432,12 @@ def _never_sent(exc: BaseException) -> bool:
 
 def _read_timeout(exc: BaseException) -> bool:
     return isinstance(_reason(exc), urllib3.exceptions.ReadTimeoutError)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return format(value, "f")  # exact, as a string, never an exponent
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _venue_code(content: bytes) -> int | str | None:

@@ -306,7 +306,7 @@ def test_malformed_json_in_a_2xx_reply_is_a_parse_error_with_truncated_payload(
 
 def test_empty_2xx_body_gives_no_data(client: RestClient, mock: responses.RequestsMock) -> None:
     mock.add("DELETE", BASE + "/api/v3/userDataStream", body=b"", status=204)
-    assert client.delete("/api/v3/userDataStream").data is None
+    assert client.request("DELETE", "/api/v3/userDataStream").data is None
 
 
 def test_usage_headers_correct_the_shared_limiter(
@@ -361,6 +361,60 @@ def test_418_bans_with_retry_after_and_defaults_when_the_header_is_missing(
     assert limiter.blocked_until_ns == clock.time_ns() + 120 * NS_PER_SECOND
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("2.5", 2.5),
+        ("-3", 0.0),
+        ("inf", 1.0),
+        ("soon", 1.0),
+        ("Tue, 14 Nov 2023 22:14:10 GMT", 10.0),
+    ],
+)
+def test_retry_after_accepts_seconds_or_an_http_date_and_defaults_otherwise(
+    client: RestClient, mock: responses.RequestsMock, header: str, expected: float
+) -> None:
+    # the clock reads 2023-11-14 22:14:00 UTC
+    mock.add("GET", BASE + "/x", status=429, headers={"Retry-After": header}, body=b"")
+    with pytest.raises(RateLimited) as info:
+        client.get("/x")
+    assert info.value.retry_after == expected
+
+
+def test_signing_happens_after_the_limiter_wait_so_timestamps_are_fresh(
+    client: RestClient, limiter: RateLimiter, clock: ManualClock, mock: responses.RequestsMock
+) -> None:
+    signed_at: list[int] = []
+
+    class TimestampSigner:
+        def sign_request(self, request: OutgoingRequest) -> OutgoingRequest:
+            signed_at.append(clock.time_ns())
+            return attrs.evolve(request, query=f"{request.query}&timestamp={clock.time_ns()}")
+
+    mock.add("POST", BASE + "/api/v3/order", json={"orderId": 1})
+    client._signer = TimestampSigner()
+    limiter.acquire({"orders": 50})
+    start = clock.time_ns()
+    g = gevent.spawn(client.post, "/api/v3/order", signed=True, costs={"orders": 1}, max_wait=20)
+    gevent.sleep(0)
+    assert signed_at == [] and not g.dead
+    clock.advance(10)
+    assert g.get(timeout=5).data == {"orderId": 1}
+    assert signed_at == [start + 10 * NS_PER_SECOND]
+    assert str(mock.calls[0].request.url).endswith(f"&timestamp={signed_at[0]}")
+
+
+def test_stats_can_be_keyed_by_an_endpoint_name_instead_of_the_path(
+    client: RestClient, mock: responses.RequestsMock
+) -> None:
+    mock.add("GET", BASE + "/orders/123", json={})
+    mock.add("GET", BASE + "/orders/456", json={})
+    client.get("/orders/123", endpoint="order_status")
+    client.get("/orders/456", endpoint="order_status")
+    assert list(client.stats) == ["order_status"]
+    assert client.stats["order_status"].count == 2
+
+
 def test_secrets_stay_out_of_repr_and_misuse_raises_typed_errors(
     client: RestClient, clock: ManualClock
 ) -> None:
@@ -388,8 +442,10 @@ def test_json_body_is_sent_as_the_exact_orjson_bytes(
 
     mock.add_callback("POST", BASE + "/j", callback=record)
     with RestClient(BASE, venue="v", clock=clock) as rest:
-        assert rest.post("/j", json={"px": "0.1", "n": 1}).data == []
-    assert bodies == [b'{"px":"0.1","n":1}']
+        assert rest.post("/j", json={"px": Decimal("1E-8"), "n": 1}).data == []
+        with pytest.raises(ConfigError):
+            rest.post("/j", json={"when": object()})
+    assert bodies == [b'{"px":"0.00000001","n":1}']
 
 
 def test_endpoint_stats_percentiles_over_recent_samples() -> None:
