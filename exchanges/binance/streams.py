@@ -1,0 +1,194 @@
+"""Route one Binance market-stream connection: envelope -> parser -> BookSync / sinks.
+
+:class:`BinanceStreamRouter` is the ``on_message`` of one websocket connection. Depth updates
+take a short path (envelope unwrapped, :func:`parse_depth_update`, :meth:`BookSync.on_delta`,
+the subscription's watchdog touched, feed latency sampled); everything else goes through
+:func:`parse_data` and is dispatched by type: tickers and trades to the event sink,
+SUBSCRIBE acks and errors to the connection's :class:`Subscriptions`, ``serverShutdown`` to a
+seamless rollover of the connection. A malformed or unknown message is counted by error type
+and dropped; it never stops the feed.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from connectivity.connector.streams import Subscriptions
+from connectivity.core.book import BookDelta, BookSnapshot
+from connectivity.core.book_sync import BookSync
+from connectivity.errors import ParseError, UnknownEnumValue
+from exchanges.binance.constants import VENUE
+from exchanges.binance.parsers import (
+    BookTicker,
+    PublicTrade,
+    ServerShutdown,
+    WsError,
+    WsResponse,
+    loads,
+    parse_data,
+    parse_depth_update,
+)
+
+__all__ = ["BinanceStreamRouter", "LatencyRing", "StreamControl"]
+
+log = logging.getLogger(__name__)
+
+
+class StreamControl(Protocol):
+    """What the router needs from its websocket connection."""
+
+    def touch(self, key: str) -> None:
+        """Record a useful message for the watched subscription ``key``."""
+
+    def rollover(self) -> None:
+        """Replace the connection without a gap."""
+
+
+class LatencyRing:
+    """The last ``size`` latency samples (ns) of one symbol, with percentiles on demand."""
+
+    __slots__ = ("_pos", "count", "samples", "size")
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.samples: list[int] = []
+        self._pos = 0
+        self.count = 0
+
+    def add(self, value: int) -> None:
+        """Record one sample."""
+        self.count += 1
+        if len(self.samples) < self.size:
+            self.samples.append(value)
+        else:
+            self.samples[self._pos] = value
+            self._pos = (self._pos + 1) % self.size
+
+    def percentile(self, q: float) -> int | None:
+        """Return the ``q``-th percentile (0-100) of the kept samples, or None."""
+        if not self.samples:
+            return None
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
+
+
+def depth_watch_key(stream_symbol: str) -> str:
+    """Return the watchdog key of a symbol's depth subscription."""
+    return f"{stream_symbol}@depth"
+
+
+class BinanceStreamRouter:
+    """The ``on_message`` of one Binance market-stream connection."""
+
+    def __init__(
+        self,
+        sync: BookSync,
+        subscriptions: Subscriptions,
+        symbols: Iterable[str],
+        *,
+        time_ns: Callable[[], int],
+        emit: Callable[[Any], None],
+        latency: dict[str, LatencyRing] | None = None,
+        record: Callable[[int, bytes], None] | None = None,
+    ) -> None:
+        self.sync = sync
+        self.subscriptions = subscriptions
+        self.symbols = frozenset(symbols)  # Binance spelling, e.g. "BTCUSDT"
+        self.control: StreamControl | None = None
+        self._watch = {s: depth_watch_key(s.lower()) for s in self.symbols}
+        self._time_ns = time_ns
+        self._emit = emit
+        self._record = record
+        self.latency = latency if latency is not None else {}
+        self.messages = 0
+        self.deltas = 0
+        self.tickers = 0
+        self.trades = 0
+        self.shutdowns = 0
+        self.errors: collections.Counter[str] = collections.Counter()
+
+    def bind(self, control: StreamControl) -> None:
+        """Attach the connection whose watchdog and rollover this router drives."""
+        self.control = control
+
+    def on_message(self, payload: bytes, ts_recv: int) -> None:
+        """Handle one text frame (never raises: bad input is counted)."""
+        self.messages += 1
+        if self._record is not None:
+            self._record(ts_recv, payload)
+        try:
+            msg = loads(payload)
+            stream = None
+            if type(msg) is dict and "stream" in msg:
+                stream = msg["stream"]
+                data = msg.get("data")
+            else:
+                data = msg
+            if type(data) is dict and data.get("e") == "depthUpdate":
+                self._on_delta(parse_depth_update(data, ts_recv), ts_recv)
+                return
+            if stream is not None and type(stream) is not str:
+                raise ParseError("combined-stream name is not a string", venue=VENUE)
+            parsed = parse_data(data, ts_recv, stream)
+        except ParseError as exc:
+            self._count(exc)
+            return
+        self._dispatch(parsed)
+
+    def _on_delta(self, delta: BookDelta, ts_recv: int) -> None:
+        symbol = delta.symbol
+        if symbol not in self.symbols:
+            self._count(UnknownEnumValue(f"depth for unsubscribed symbol {symbol!r}"))
+            return
+        self.deltas += 1
+        sync = self.sync
+        sync.on_delta(symbol, delta, ts_recv)
+        control = self.control
+        if control is not None:
+            control.touch(self._watch[symbol])
+        if sync.stats(symbol).last_update_id == delta.last_id and sync.is_valid(symbol):
+            ring = self.latency.get(symbol)
+            if ring is None:
+                ring = self.latency[symbol] = LatencyRing()
+            ring.add(self._time_ns() - delta.ts_event)
+
+    def _dispatch(self, parsed: object) -> None:
+        if isinstance(parsed, BookTicker):
+            self.tickers += 1
+            self._emit(parsed)
+        elif isinstance(parsed, PublicTrade):
+            self.trades += 1
+            self._emit(parsed)
+        elif isinstance(parsed, WsResponse):
+            if not self.subscriptions.on_ack(parsed.id):
+                self._count(ParseError(f"answer to an unknown request id {parsed.id!r}"))
+        elif isinstance(parsed, WsError):
+            self.subscriptions.on_error(parsed.id, parsed.code, parsed.msg)
+            log.warning(
+                "binance stream request %r refused: %s %s", parsed.id, parsed.code, parsed.msg
+            )
+            self.errors["WsError"] += 1
+        elif isinstance(parsed, ServerShutdown):
+            # Maintenance ahead: open the replacement now, while this one still delivers.
+            self.shutdowns += 1
+            if self.control is not None:
+                self.control.rollover()
+        elif isinstance(parsed, BookSnapshot):
+            self._count(ParseError("partial-depth event on a diff-depth connection"))
+        else:  # pragma: no cover - parse_data returns only the types above
+            self._count(ParseError(f"unhandled message {type(parsed).__name__}"))
+
+    def _count(self, exc: Exception) -> None:
+        key = type(exc).__name__
+        self.errors[key] += 1
+        if self.errors[key] == 1 or self.errors[key] % 1000 == 0:
+            log.warning("binance stream: %s (#%d): %s", key, self.errors[key], exc)
+
+    def __repr__(self) -> str:
+        return (
+            f"BinanceStreamRouter(symbols={len(self.symbols)}, messages={self.messages}, "
+            f"errors={sum(self.errors.values())})"
+        )

@@ -1,0 +1,62 @@
+"""Subscriptions: desired vs acknowledged streams, batched replay after every reconnect."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from connectivity.connector.streams import SUBSCRIBE, UNSUBSCRIBE, Subscriptions
+from connectivity.errors import ConfigError
+
+
+def _encode(method: str, streams: list[str], request_id: int) -> str:
+    return orjson.dumps({"method": method, "params": streams, "id": request_id}).decode()
+
+
+def test_replay_sends_every_desired_stream_in_batches_and_acks_settle_it() -> None:
+    subs = Subscriptions(_encode, batch_size=2)
+    subs.add(["a@depth", "b@depth", "c@depth"])
+    sent: list[dict[str, object]] = []
+    assert subs.replay(lambda frame: sent.append(orjson.loads(frame))) == 2
+    assert [m["params"] for m in sent] == [["a@depth", "b@depth"], ["c@depth"]]
+    assert not subs.wait_settled(0) and not subs.all_acked
+    assert subs.on_ack(sent[0]["id"])  # type: ignore[arg-type]
+    assert subs.acked == {"a@depth", "b@depth"}
+    assert subs.on_ack(sent[1]["id"])  # type: ignore[arg-type]
+    assert subs.wait_settled(0) and subs.all_acked
+
+
+def test_disconnect_forgets_acks_and_the_next_replay_resubscribes_everything() -> None:
+    subs = Subscriptions(_encode)
+    subs.add(["a@trade"])
+    sent: list[dict[str, object]] = []
+    subs.replay(lambda frame: sent.append(orjson.loads(frame)))
+    subs.on_ack(sent[-1]["id"])  # type: ignore[arg-type]
+    subs.disconnected()
+    assert subs.acked == set()
+    subs.replay(lambda frame: sent.append(orjson.loads(frame)))
+    assert sent[-1]["params"] == ["a@trade"] and sent[-1]["id"] != sent[0]["id"]
+
+
+def test_add_and_remove_while_connected_send_at_once_and_unknown_ids_are_refused() -> None:
+    subs = Subscriptions(_encode)
+    sent: list[dict[str, object]] = []
+    subs.replay(lambda frame: sent.append(orjson.loads(frame)))
+    assert sent == [] and subs.wait_settled(0)
+    subs.add(["x@bookTicker"])
+    subs.remove(["x@bookTicker", "never@trade"])
+    assert [(m["method"], m["params"]) for m in sent] == [
+        (SUBSCRIBE, ["x@bookTicker"]),
+        (UNSUBSCRIBE, ["x@bookTicker"]),
+    ]
+    assert not subs.on_ack(999) and not subs.on_ack("abc")
+    assert subs.on_error(sent[1]["id"], 2, "Invalid request")  # type: ignore[arg-type]
+    assert subs.errors == [(sent[1]["id"], 2, "Invalid request")]
+
+
+def test_more_streams_than_a_connection_carries_is_a_config_error() -> None:
+    subs = Subscriptions(_encode, max_streams=2)
+    subs.add(["a", "b"])
+    assert subs.room == 0
+    with pytest.raises(ConfigError):
+        subs.add(["c"])
