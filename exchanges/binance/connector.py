@@ -87,11 +87,15 @@ def encode_request(method: str, streams: list[str], request_id: int) -> str:
     return orjson.dumps({"method": method, "params": streams, "id": request_id}).decode()
 
 
+def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
+    return tuple(symbols)
+
+
 @attrs.frozen
 class BinanceMarketDataConfig:
     """What to stream and from where; defaults are Binance production's public endpoints."""
 
-    symbols: tuple[str, ...] = attrs.field(converter=tuple)
+    symbols: tuple[str, ...] = attrs.field(converter=_as_tuple)
     rest_url: str = REST_BASE_URLS["market_data"]
     ws_url: str = WS_BASE_URLS["prod"]
     depth_stream: str = "depth@100ms"  # or "depth" (1000 ms)

@@ -105,7 +105,7 @@ def test_live_subscribe_list_and_unsubscribe_are_acknowledged(venue: BinanceSimV
     try:
         ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": ["ethusdt@trade"], "id": 1}))
         ws.send(orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": "x2"}))
-        replies = []
+        replies: list[Any] = []
         while len(replies) < 2:
             message = _json(ws)
             if "id" in message:

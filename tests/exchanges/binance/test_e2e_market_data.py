@@ -1,0 +1,190 @@
+"""End to end: the real Binance connector against the simulated venue, one test per fault.
+
+Each test injects one fault, waits (with timeouts) for the connector to recover, freezes the
+simulated market and asserts that the local book equals the venue's TRUE book exactly, at the
+same update id. Real loopback sockets; no timed assertions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gevent
+import pytest
+
+from connectivity.core.book_sync import BookInvalid, InvalidReason
+from connectivity.transport.websocket import WebSocketSettings
+from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConfig
+from exchanges.binance.sim import BinanceSimVenue
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+TIMEOUT = 10.0
+
+Start = Callable[[], BinanceMarketData]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
+    with gevent.Timeout(timeout, AssertionError(f"condition not met in {timeout}s")):
+        while not condition():
+            gevent.sleep(0.005)
+
+
+@pytest.fixture
+def venue() -> Iterator[BinanceSimVenue]:
+    with BinanceSimVenue(seed=11, tick_s=0.005, shutdown_grace_s=0.3) as sim:
+        yield sim
+
+
+@pytest.fixture
+def events() -> list[Any]:
+    return []
+
+
+@pytest.fixture
+def start(venue: BinanceSimVenue, events: list[Any]) -> Iterator[Start]:
+    started: list[BinanceMarketData] = []
+
+    def make() -> BinanceMarketData:
+        config = BinanceMarketDataConfig(
+            symbols=SYMBOLS,
+            rest_url=venue.rest_url,
+            ws_url=venue.ws_url,
+            stream_stale_after_s=0.5,
+            snapshot_retry_s=0.05,
+            ack_timeout_s=2.0,
+            ws_settings=WebSocketSettings(
+                ping_interval_s=0.3,  # pings flow during a stall (within the 5 frames/s limit)
+                backoff_initial_s=0.02,
+                backoff_max_s=0.1,
+                tick_s=0.05,
+                connect_timeout_s=2.0,
+            ),
+        )
+        md = BinanceMarketData.from_config(config, sink=events.append)
+        started.append(md)
+        md.start()
+        assert md.wait_valid(timeout=TIMEOUT)
+        return md
+
+    yield make
+    for md in started:
+        md.close()
+
+
+def assert_books_equal_truth(venue: BinanceSimVenue, md: BinanceMarketData) -> None:
+    """Freeze the market, let the connector catch up, compare every level exactly."""
+    venue.freeze()
+    for symbol in SYMBOLS:
+        target = venue.true_book(symbol).update_id
+        wait_for(lambda s=symbol, t=target: md.is_valid(s) and md.book(s).update_id >= t)  # type: ignore[misc]
+        truth = venue.true_book(symbol)
+        view = md.view(symbol, 100_000)
+        assert view.valid and view.update_id == truth.update_id
+        assert [(lv.price, lv.quantity) for lv in view.bid_levels()] == list(truth.bids)
+        assert [(lv.price, lv.quantity) for lv in view.ask_levels()] == list(truth.asks)
+
+
+def test_gap_resyncs_only_the_gapped_symbol_and_matches_the_true_book(
+    venue: BinanceSimVenue, start: Start
+) -> None:
+    md = start()
+    venue.faults.symbol = "BTCUSDT"
+    venue.faults.drop_diffs = 1
+    wait_for(lambda: md.stats("BTCUSDT").gaps >= 1 and md.is_valid("BTCUSDT"))
+    assert venue.faults.dropped == 1
+    assert md.stats("BTCUSDT").resyncs == 1
+    assert md.stats("ETHUSDT").resyncs == 0
+    assert_books_equal_truth(venue, md)
+
+
+def test_duplicated_diffs_leave_the_book_exact_without_a_resync(
+    venue: BinanceSimVenue, start: Start
+) -> None:
+    md = start()
+    venue.faults.duplicate_diffs = 5
+    wait_for(lambda: venue.faults.duplicated == 5)
+    assert_books_equal_truth(venue, md)
+    assert md.stats("BTCUSDT").resyncs == 0 and md.stats("ETHUSDT").resyncs == 0
+
+
+def test_stall_with_pings_still_answered_is_detected_reconnected_and_resynced(
+    venue: BinanceSimVenue, start: Start, events: list[Any]
+) -> None:
+    md = start()
+    (connection,) = md.connections
+    pongs = connection.stats.pongs_received
+    assert venue.stall() == 1
+    wait_for(lambda: connection.stats.errors["StaleSubscription"] >= 1)
+    assert connection.stats.pongs_received > pongs  # the stalled feed kept answering pings
+    assert connection.stats.errors["PongTimeout"] == 0
+    wait_for(lambda: connection.stats.reconnects >= 1 and md.wait_valid(timeout=0.01))
+    assert any(isinstance(e, BookInvalid) and e.reason is InvalidReason.RESET for e in events)
+    assert_books_equal_truth(venue, md)
+
+
+def test_disconnect_invalidates_the_books_then_reconnects_and_resyncs(
+    venue: BinanceSimVenue, start: Start, events: list[Any]
+) -> None:
+    md = start()
+    (connection,) = md.connections
+    assert venue.disconnect() == 1
+    wait_for(lambda: connection.stats.reconnects >= 1)
+    invalid = [e for e in events if isinstance(e, BookInvalid)]
+    assert {e.symbol for e in invalid} == set(SYMBOLS)
+    wait_for(lambda: md.wait_valid(timeout=0.01))
+    assert md.stats("BTCUSDT").resyncs == 1
+    assert_books_equal_truth(venue, md)
+
+
+def test_server_shutdown_rolls_over_seamlessly_and_the_book_stays_exact(
+    venue: BinanceSimVenue, start: Start, events: list[Any]
+) -> None:
+    md = start()
+    (connection,) = md.connections
+    accepted = venue.connections_accepted
+    assert venue.server_shutdown() == 1
+    wait_for(lambda: connection.stats.rollovers == 1)
+    assert venue.connections_accepted == accepted + 1
+    wait_for(lambda: len(venue.sessions) == 1)  # the old connection is gone
+    assert_books_equal_truth(venue, md)
+    assert connection.stats.reconnects == 0
+
+
+def test_delayed_snapshot_is_applied_over_the_buffered_diffs(
+    venue: BinanceSimVenue, start: Start
+) -> None:
+    venue.faults.snapshot_delay_s = 0.2
+    md = start()
+    for symbol in SYMBOLS:
+        stats = md.stats(symbol)
+        assert stats.snapshots_applied == 1 and stats.updates_applied > 0
+    venue.faults.snapshot_delay_s = 0.0
+    assert_books_equal_truth(venue, md)
+
+
+def test_snapshot_older_than_the_buffer_is_fetched_again(
+    venue: BinanceSimVenue, start: Start
+) -> None:
+    venue.faults.symbol = "BTCUSDT"
+    venue.faults.stale_snapshots = 1
+    ticks = venue.ticks
+    wait_for(lambda: venue.ticks >= ticks + 2)  # the venue pinned an old state to serve
+    md = start()
+    assert venue.faults.stale_served == 1
+    assert md.stats("BTCUSDT").snapshot_refetches == 1
+    assert md.stats("ETHUSDT").snapshot_refetches == 0
+    assert_books_equal_truth(venue, md)
+
+
+def test_flood_of_diffs_is_applied_in_order_to_the_exact_book(
+    venue: BinanceSimVenue, start: Start
+) -> None:
+    md = start()
+    before = md.stats("BTCUSDT").updates_applied
+    venue.faults.symbol = "BTCUSDT"
+    venue.faults.flood_diffs = 3000
+    wait_for(lambda: md.stats("BTCUSDT").updates_applied >= before + 3000)
+    assert_books_equal_truth(venue, md)
+    assert md.stats("BTCUSDT").resyncs == 0 and md.stats("BTCUSDT").gaps == 0
