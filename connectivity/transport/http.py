@@ -18,6 +18,7 @@ usage headers correct the limiter -> status and body mapped onto :mod:`connectiv
 from __future__ import annotations
 
 import collections
+import contextlib
 import email.utils
 import logging
 import math
@@ -223,13 +224,15 @@ class RestClient:
         timeout: tuple[float, float] | None = None,
         headers: Mapping[str, str] | None = None,
         max_wait: float | None = None,
+        in_flight: str | None = None,
         endpoint: str | None = None,
     ) -> RestResponse:
         """Send one request and return its parsed 2xx reply, or raise a typed error.
 
         ``params`` go in the query string, ``form`` or ``json`` in the body; ``costs`` are
-        drawn from the limiter first (waiting up to ``max_wait``); ``idempotent`` defaults to
-        True for GET only; ``endpoint`` names the stats entry (default ``"METHOD path"``).
+        drawn from the limiter first and an ``in_flight`` cap slot is held for the whole call
+        (each waits up to ``max_wait``); ``idempotent`` defaults to True for GET only;
+        ``endpoint`` names the stats entry (default ``"METHOD path"``).
         """
         if self._closed:
             raise errors.ClosedError(f"{self.venue} REST client is closed", venue=self.venue)
@@ -245,29 +248,34 @@ class RestClient:
         )
         if signed and self._signer is None:
             raise errors.ConfigError(f"{operation} is signed but the client has no signer")
-        if costs and self.limiter is not None:
-            try:
-                self.limiter.acquire(costs, max_wait=max_wait)
-            except errors.RateLimited as exc:
-                exc.operation = operation
-                raise
+        if (costs or in_flight) and self.limiter is None:
+            raise errors.ConfigError(f"{operation} declares costs but the client has no limiter")
+        idempotent = method in ("GET", "HEAD") if idempotent is None else idempotent
         stats = self.stats.get(endpoint or operation)
         if stats is None:
             stats = self.stats[endpoint or operation] = EndpointStats()
-        if not self._slots.acquire(timeout=self._pool_timeout):
-            raise errors.ConnectFailed(
-                f"no pooled connection free within {self._pool_timeout}s; nothing was sent",
-                venue=self.venue,
-                operation=operation,
-            )
+        held = contextlib.ExitStack()  # the in-flight slot and the pool slot, released last
         try:
-            # Signed last, after every wait, so a timestamp inside the signature is fresh.
-            if signed and self._signer is not None:
+            try:
+                if in_flight is not None and self.limiter is not None:
+                    held.enter_context(self.limiter.in_flight(in_flight, max_wait=max_wait))
+                if costs and self.limiter is not None:
+                    self.limiter.acquire(costs, max_wait=max_wait)
+            except errors.RateLimited as exc:  # refused locally: nothing was sent
+                exc.venue, exc.operation = exc.venue or self.venue, operation
+                raise
+            if not self._slots.acquire(timeout=self._pool_timeout):
+                raise errors.ConnectFailed(
+                    f"no pooled connection free within {self._pool_timeout}s; nothing was sent",
+                    venue=self.venue,
+                    operation=operation,
+                )
+            held.callback(self._slots.release)
+            if signed and self._signer is not None:  # last, so a signed timestamp is fresh
                 out = self._signer.sign_request(out)
-            idempotent = method in ("GET", "HEAD") if idempotent is None else idempotent
-            return self._send(out, operation, idempotent, timeout or self.timeout, stats)
+            return self._exchange(out, operation, idempotent, timeout or self.timeout, stats)
         finally:
-            self._slots.release()
+            held.close()
 
     def _body(self, form: Params | None, json: Any, headers: dict[str, str], op: str) -> bytes:
         if form is not None and json is not None:
@@ -283,7 +291,7 @@ class RestClient:
         except TypeError as exc:
             raise errors.ConfigError(f"{op}: body is not JSON-serialisable: {exc}") from exc
 
-    def _send(
+    def _exchange(
         self,
         out: OutgoingRequest,
         operation: str,

@@ -85,7 +85,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def limiter(clock: ManualClock) -> RateLimiter:
-    return RateLimiter(clock, [Bucket("weight", 6000, 60), Bucket("orders", 50, 10)], name="bn")
+    buckets = [Bucket("weight", 6000, 60), Bucket("orders", 50, 10)]
+    return RateLimiter(clock, buckets, in_flight={"orders": 1})
 
 
 @pytest.fixture
@@ -402,6 +403,35 @@ def test_signing_happens_after_the_limiter_wait_so_timestamps_are_fresh(
     assert g.get(timeout=5).data == {"orderId": 1}
     assert signed_at == [start + 10 * NS_PER_SECOND]
     assert str(mock.calls[0].request.url).endswith(f"&timestamp={signed_at[0]}")
+
+
+def test_in_flight_slot_is_held_for_the_call_and_a_full_cap_refuses_locally(
+    client: RestClient, limiter: RateLimiter, mock: responses.RequestsMock
+) -> None:
+    held_during: list[int] = []
+
+    def venue(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        held_during.append(limiter.in_flight_count("orders"))
+        return 200, {}, b"{}"
+
+    mock.add_callback("POST", BASE + "/api/v3/order", callback=venue)
+    client.post("/api/v3/order", in_flight="orders", costs={"orders": 1})
+    assert held_during == [1] and limiter.in_flight_count("orders") == 0
+    with limiter.in_flight("orders"):
+        with pytest.raises(RateLimited) as info:
+            client.post("/api/v3/order", in_flight="orders", max_wait=0)
+    assert (info.value.venue, info.value.operation, info.value.status) == (
+        "binance",
+        "POST /api/v3/order",
+        None,  # refused before sending
+    )
+    assert len(mock.calls) == 1 and limiter.usage("orders") == 1
+
+
+def test_costs_without_a_limiter_are_a_config_error(clock: ManualClock) -> None:
+    with RestClient(BASE, venue="v", clock=clock) as rest:
+        with pytest.raises(ConfigError, match="no limiter"):
+            rest.get("/x", costs={"weight": 1})
 
 
 def test_stats_can_be_keyed_by_an_endpoint_name_instead_of_the_path(
