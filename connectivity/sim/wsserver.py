@@ -367,6 +367,8 @@ class WebSocketServer:
                 if not chunk or len(data) > MAX_HEADER_BYTES:
                     raise ValueError("incomplete HTTP upgrade request")
                 data += chunk
+                if len(data) >= 4 and not data.startswith(b"GET "):
+                    break  # not HTTP (a TLS ClientHello, say): refuse at once, do not wait
         head, _, leftover = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")

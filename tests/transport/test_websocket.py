@@ -517,6 +517,56 @@ def test_outbound_messages_never_exceed_the_window_limit(server_factory, connect
     assert [p for _, p in sent] == [b"m%d" % i for i in range(5)]
 
 
+def test_pongs_and_pings_draw_from_the_same_outbound_window() -> None:
+    clock = ManualClock()
+    conn = WebSocketConnection(
+        "ws://fake/", lambda p, t: None, clock=clock,
+        settings=attrs.evolve(FAST, send_limit=2, send_window_s=1.0),
+    )  # fmt: skip
+    wire = FakeWire([])
+    session = _Session(wire, 1, 0, gevent.event.Event())
+    conn._session = session
+    conn._control(session, 0x9, b"server-ping")  # our pong takes one slot
+    conn._send_ping(session, clock.monotonic_ns())  # our ping takes the other
+    sender = Supervisor("sender")
+    sender.spawn(conn.send, b'{"method":"SUBSCRIBE"}')
+    try:
+        gevent.sleep(0.01)
+        assert [op for _, op in wire.sent] == [0xA, 0x9]  # the text waits for the window
+        clock.advance(1.0)
+        wait_for(lambda: len(wire.sent) == 3)
+        assert wire.sent[2] == (b'{"method":"SUBSCRIBE"}', 0x1)
+    finally:
+        session.end("test over")
+        sender.close()
+        conn.close()
+
+
+def test_tls_handshake_failure_is_counted_as_connect_failed(server_factory, connections) -> None:
+    server = server_factory(hold_open)
+    rec = Recorder()
+    url = server.url().replace("ws://", "wss://")  # our plain server cannot speak TLS
+    conn = connect(connections, url, rec)
+    wait_for(lambda: conn.stats.errors["ConnectFailed"] >= 2)
+    assert conn.stats.connects == 0
+
+
+def test_failing_on_connect_drops_the_connection_and_retries(server_factory, connections) -> None:
+    server = server_factory(hold_open)
+    rec = Recorder()
+    attempts: list[int] = []
+
+    def on_connect(conn: WebSocketConnection) -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionLost("login refused for now")
+
+    conn = connect(connections, server.url(), rec, on_connect=on_connect)
+    wait_for(lambda: conn.connected.is_set())
+    assert len(attempts) == 3 and conn.stats.errors["ConnectFailed"] == 2
+    assert conn.stats.connects == 1
+
+
 def test_send_without_a_connection_raises_connection_lost() -> None:
     conn = WebSocketConnection("ws://127.0.0.1:9/", lambda p, t: None, clock=ManualClock())
     with pytest.raises(ConnectionLost):
@@ -586,7 +636,7 @@ message_st = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     messages=st.lists(message_st, max_size=12),
     cuts=st.lists(st.integers(min_value=1, max_value=70_000), max_size=30),
