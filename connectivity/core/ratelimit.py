@@ -131,6 +131,7 @@ class _FixedPool:
             self._used[key] = max(0, self._used[key] - cost)
 
     def correct(self, used: int, ts_ns: int, now: int) -> bool:
+        self.prune(now)  # headers may arrive for a bucket that no request draws from
         index = self._index(ts_ns)
         if index < self._index(now):
             return False  # the header speaks of a window that is already over

@@ -300,14 +300,12 @@ class RestClient:
         stats: EndpointStats,
     ) -> RestResponse:
         url = self.base_url + out.path
-        request = requests.Request(
-            out.method, url, headers=dict(out.headers), data=out.body or None
-        )
-        prepared = self._session.prepare_request(request)
-        prepared.url = url + "?" + out.query if out.query else url  # exactly the signed bytes
         clock = self._clock
         started, sent_ns = clock.monotonic_ns(), clock.time_ns()
         try:
+            request = requests.Request(out.method, url, dict(out.headers), data=out.body or None)
+            prepared = self._session.prepare_request(request)
+            prepared.url = url + "?" + out.query if out.query else url  # the signed bytes
             reply = self._session.send(prepared, timeout=timeout, allow_redirects=False)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             stats.record(clock.monotonic_ns() - started, ok=False)
@@ -392,8 +390,8 @@ class RestClient:
             return errors.ConnectFailed("TLS handshake or certificate check failed", **context)
         if isinstance(exc, requests.exceptions.ConnectTimeout) or _never_sent(exc):
             return errors.ConnectFailed(f"could not connect: {name}", **context)
-        if isinstance(exc, _BAD_URL):
-            return errors.ConfigError(f"bad URL: {name}", **context)
+        if isinstance(exc, _BAD_INPUT):  # refused by requests before sending
+            return errors.ConfigError(f"bad URL or header: {name}", **context)
         # From here on the request may have reached the venue.
         error: errors.ConnectivityError
         if isinstance(exc, requests.exceptions.Timeout) or _read_timeout(exc):
@@ -419,7 +417,8 @@ class RestClient:
         return f"RestClient({self.venue!r}, {self.base_url!r}, closed={self._closed})"
 
 
-_BAD_URL = (
+_BAD_INPUT = (
+    requests.exceptions.InvalidHeader,
     requests.exceptions.InvalidURL,
     requests.exceptions.InvalidSchema,
     requests.exceptions.MissingSchema,

@@ -370,3 +370,11 @@ def test_granted_draws_never_exceed_any_wall_aligned_window(
         assert fits
         for name, cost in costs.items():
             per_window[keys[name]] = per_window.get(keys[name], 0) + cost
+
+
+def test_usage_headers_alone_do_not_grow_state_without_bound(clock: ManualClock) -> None:
+    limiter = binance_like(clock)
+    for _ in range(100):  # a bucket only ever corrected, never drawn from
+        limiter.update_usage("weight", 10, clock.time_ns())
+        clock.advance(60)
+    assert len(limiter._pools["weight"]._used) == 1  # type: ignore[attr-defined]

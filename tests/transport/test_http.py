@@ -428,6 +428,15 @@ def test_in_flight_slot_is_held_for_the_call_and_a_full_cap_refuses_locally(
     assert len(mock.calls) == 1 and limiter.usage("orders") == 1
 
 
+def test_header_that_requests_refuses_is_a_config_error_before_sending(
+    client: RestClient, mock: responses.RequestsMock
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        client.post("/api/v3/order", headers={"X-Bad": "a\r\nInjected: 1"})
+    assert isinstance(info.value.__cause__, requests.exceptions.InvalidHeader)
+    assert len(mock.calls) == 0
+
+
 def test_costs_without_a_limiter_are_a_config_error(clock: ManualClock) -> None:
     with RestClient(BASE, venue="v", clock=clock) as rest:
         with pytest.raises(ConfigError, match="no limiter"):
