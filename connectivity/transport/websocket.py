@@ -296,22 +296,43 @@ class WebSocketConnection:
         self._send_frame(session, OP_TEXT, message)
 
     def _send_frame(self, session: _Session, opcode: int, payload: str | bytes) -> None:
-        s = self.settings
-        window = int(s.send_window_s * NS_PER_SECOND)
-        with session.write_lock:
-            sent = session.sent
-            while len(sent) >= s.send_limit:
-                wait = sent[0] + window - self._clock.monotonic_ns()
-                if wait <= 0:
-                    sent.popleft()
-                else:
-                    self._clock.sleep(wait / NS_PER_SECOND)
-            sent.append(self._clock.monotonic_ns())
-            try:
+        wait_ns = self._reserve(session)
+        if wait_ns > 0:
+            self._clock.sleep(wait_ns / NS_PER_SECOND)
+        self._write(session, opcode, payload)
+
+    def _reserve(self, session: _Session) -> int:
+        """Book the earliest slot the sliding window allows; return ns until it.
+
+        Runs without yielding, so bookings are atomic among greenlets and writes go out in
+        booking order; nobody holds a lock while waiting for a slot.
+        """
+        limit = self.settings.send_limit
+        sent = session.sent
+        now = self._clock.monotonic_ns()
+        slot = max(now, sent[-1]) if sent else now
+        if len(sent) >= limit:
+            slot = max(slot, sent[-limit] + int(self.settings.send_window_s * NS_PER_SECOND))
+        sent.append(slot)
+        if len(sent) > limit:
+            sent.popleft()
+        return slot - now
+
+    def _write(self, session: _Session, opcode: int, payload: str | bytes) -> None:
+        try:
+            with session.write_lock:
                 session.wire.send(payload, opcode)
-            except (OSError, wsclient.WebSocketException) as exc:
-                session.end(f"send failed: {exc!r}")
-                raise ConnectionLost(f"websocket {self.name} send failed") from exc
+        except (OSError, wsclient.WebSocketException) as exc:
+            session.end(f"send failed: {exc!r}")
+            raise ConnectionLost(f"websocket {self.name} send failed") from exc
+
+    def _pong_later(self, session: _Session, payload: bytes, wait_ns: int) -> None:
+        """Send a pong once its booked slot comes (own greenlet: the reader never waits)."""
+        self._clock.sleep(wait_ns / NS_PER_SECOND)
+        try:
+            self._write(session, OP_PONG, payload)
+        except ConnectionLost:
+            pass  # the reader sees the EOF next
 
     # -- manager ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -613,11 +634,17 @@ class WebSocketConnection:
     def _control(self, session: _Session, opcode: int, payload: bytes) -> None:
         if opcode == OP_PING:
             self.stats.pings_received += 1
-            if not session.close_sent:
+            if session.close_sent:
+                return
+            wait_ns = self._reserve(session)
+            if wait_ns <= 0:
                 try:
-                    self._send_frame(session, OP_PONG, payload)
+                    self._write(session, OP_PONG, payload)
                 except ConnectionLost:
                     pass  # the reader sees the EOF next
+            elif not self._supervisor.closed:
+                # Behind queued sends a pong may wait its turn (Binance allows a minute).
+                self._supervisor.spawn(self._pong_later, session, payload, wait_ns, name="pong")
         elif opcode == OP_PONG:
             self.stats.pongs_received += 1
             if payload == session.ping_payload:

@@ -542,6 +542,26 @@ def test_pongs_and_pings_draw_from_the_same_outbound_window() -> None:
         conn.close()
 
 
+def test_pong_waiting_for_the_budget_never_stalls_message_delivery() -> None:
+    clock = ManualClock()
+    rec = Recorder()
+    conn = WebSocketConnection(
+        "ws://fake/", rec.on_message, clock=clock,
+        settings=attrs.evolve(FAST, send_limit=1, send_window_s=1.0),
+    )  # fmt: skip
+    wire = FakeWire([encode_frame(0x9, b"srv") + encode_text_frame(b'{"u":1}')])
+    session = _Session(wire, 1, 0, gevent.event.Event())
+    conn._reserve(session)  # two sends already booked: the window is full for 2 s
+    conn._reserve(session)
+    try:
+        conn._read_frames(session)  # returns at EOF; must not wait for the pong's slot
+        assert rec.messages == [b'{"u":1}'] and wire.sent == []
+        clock.advance(2.0)
+        wait_for(lambda: wire.sent == [(b"srv", 0xA)])
+    finally:
+        conn.close()
+
+
 def test_tls_handshake_failure_is_counted_as_connect_failed(server_factory, connections) -> None:
     server = server_factory(hold_open)
     rec = Recorder()
