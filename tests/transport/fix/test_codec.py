@@ -150,7 +150,7 @@ def test_zero_padded_bodylength_and_server_header_order_are_accepted() -> None:
     message = parse_message(NEWS)
     assert message[9] == b"0000113"
     assert [tag for tag, _ in message.fields[:7]] == [8, 9, 35, 49, 56, 34, 52]
-    assert message.get(148, b"").startswith(b"Your connection")
+    assert message[148].startswith(b"Your connection")
 
 
 # -- message accessors ----------------------------------------------------------------------
@@ -222,9 +222,11 @@ def test_any_single_byte_substitution_insertion_or_deletion_is_detected(
     fields: list[tuple[int, bytes]], data: st.DataObject
 ) -> None:
     # Property: a one-byte substitution changes the byte sum by a non-multiple of 256 (so the
-    # CheckSum fails) or hits 8=/9=/10= framing; an insertion or deletion shifts every byte
-    # after it, so the BodyLength misses 10= (or the value becomes non-numeric). Either way
-    # the frame is never accepted, let alone as a different message.
+    # CheckSum fails) or breaks 8=/9=/10= framing; an insertion or deletion inside the
+    # BodyLength span moves 10= away from where 9 says it is. The one blind spot is a NUL
+    # byte inserted into the BeginString value: it is outside the span and adds 0 to the sum.
+    # That frame parses with a *different* BeginString (which the session and dictionary
+    # reject), and printable_only refuses it; no corruption ever yields the original fields.
     raw = encode(b"FIX.4.4", b"D", fields)
     i = data.draw(st.integers(0, len(raw) - 1), label="position")
     kind = data.draw(st.sampled_from(["substitute", "insert", "delete"]), label="kind")
@@ -237,6 +239,11 @@ def test_any_single_byte_substitution_insertion_or_deletion_is_detected(
         corrupt = raw[:i] + bytes([byte]) + raw[i:]
     else:
         corrupt = raw[:i] + raw[i + 1 :]
+    with pytest.raises(FixParseError):
+        parse_message(corrupt, printable_only=True)
+    if kind == "insert" and byte == 0 and 5 <= i <= raw.index(SOH):
+        assert parse_message(corrupt).fields[0][1] != b"FIX.4.4"
+        return
     with pytest.raises(GarbledMessage):
         parse_message(corrupt)
 
@@ -450,5 +457,6 @@ def test_secrets_never_appear_in_errors_or_repr() -> None:
 def test_parse_errors_are_typed_resync_errors_and_pickle() -> None:
     with pytest.raises(ParseError) as caught:
         parse_message(b"garbage")
+    assert isinstance(caught.value, GarbledMessage)
     error = pickle.loads(pickle.dumps(caught.value))
     assert isinstance(error, GarbledMessage) and error.reason == caught.value.reason
