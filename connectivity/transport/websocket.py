@@ -7,6 +7,8 @@ Python, which caps it at a few ten thousand messages per second; ours reads larg
 hands each text payload to ``on_message(payload: bytes, ts_recv_ns)`` untouched (the JSON
 parser validates UTF-8). Control frames, fragmentation, masking rules and close are handled
 here; writes (text, ping, pong, close) still go through websocket-client, which masks them.
+``ts_recv_ns`` is the wall time at which the read carrying the frame returned. Callbacks run in
+the reader greenlet; they must not call :meth:`WebSocketConnection.close` (use ``reconnect``).
 
 Liveness: server pings are answered with the same payload; our own pings go out every
 ``ping_interval_s`` and a missing pong within ``pong_timeout_s`` ends the connection; so do a

@@ -364,6 +364,51 @@ def test_no_frame_at_all_trips_the_idle_watchdog(server_factory, connections) ->
     assert conn.stats.errors["IdleTimeout"] >= 1
 
 
+def test_watchdog_rules_under_a_manual_clock() -> None:
+    clock = ManualClock()
+    cfg = attrs.evolve(FAST, pong_timeout_s=60.0, idle_timeout_s=30.0)
+    conn = WebSocketConnection("ws://fake/", lambda p, t: None, clock=clock, settings=cfg)
+    session = _Session(FakeWire([]), 1, clock.monotonic_ns(), gevent.event.Event())
+
+    def dead_after(seconds: float) -> str | None:
+        clock.advance(seconds)
+        verdict = conn._dead_reason(session, clock.monotonic_ns())
+        return None if verdict is None else verdict[0]
+
+    conn.watch("btcusdt@depth", 10.0)
+    assert dead_after(9.9) is None
+    conn.touch("btcusdt@depth")
+    assert dead_after(9.9) is None  # the touch restarted its interval
+    assert dead_after(0.2) == "StaleSubscription"
+    conn.unwatch("btcusdt@depth")
+    session.last_frame_ns = clock.monotonic_ns()
+    session.awaiting_pong_ns = clock.monotonic_ns()
+    assert dead_after(29.0) is None
+    assert dead_after(1.1) == "IdleTimeout"
+    session.last_frame_ns = clock.monotonic_ns()
+    assert dead_after(29.0) is None
+    session.last_frame_ns = clock.monotonic_ns()
+    assert dead_after(1.0) == "PongTimeout"  # 60.1 s since the unanswered ping
+
+
+def test_callback_errors_are_counted_each_time_but_logged_rate_limited(caplog) -> None:
+    clock = ManualClock()
+    seen: list[bytes] = []
+
+    def parser(payload: bytes, ts: int) -> None:
+        if payload.startswith(b"bad"):
+            raise ParseError("malformed depthUpdate", payload=payload)
+        seen.append(payload)
+
+    conn = WebSocketConnection("ws://fake/", parser, clock=clock, settings=FAST)
+    frames = b"".join(encode_text_frame(b"bad%d" % i) for i in range(50))
+    wire = FakeWire([frames + encode_text_frame(b"good")])
+    with caplog.at_level("WARNING", logger="connectivity.transport.websocket"):
+        conn._read_frames(_Session(wire, 1, 0, gevent.event.Event()))
+    assert seen == [b"good"] and conn.stats.errors["ParseError"] == 50
+    assert len([r for r in caplog.records if "ParseError" in r.getMessage()]) == 1
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 
