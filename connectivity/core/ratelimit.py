@@ -23,7 +23,7 @@ import collections
 import itertools
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import attrs
 
@@ -48,7 +48,8 @@ class Bucket:
     limit: int = attrs.field(validator=_positive)
     interval_s: float = attrs.field(validator=_positive)
     kind: WindowKind = "fixed"
-    #: Fixed windows start at ``origin_ns + k * interval``; 0 aligns them to the Unix epoch (UTC).
+    #: Fixed windows start at ``origin_ns + k * interval``: 0 aligns them to the Unix epoch
+    #: (UTC); the local-minus-venue clock offset aligns them to the venue's own boundaries.
     origin_ns: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -67,19 +68,6 @@ class LimiterStats:
     refused: int = 0
     corrections: int = 0
     blocks: int = 0
-
-
-class _Pool(Protocol):
-    bucket: Bucket
-
-    def prune(self, now: int) -> None: ...
-    def earliest(self, cost: int, t: int) -> int: ...
-    def take(self, cost: int, t: int) -> int: ...
-    def reserve(self, cost: int, t: int) -> int: ...
-    def grant(self, key: int, cost: int) -> None: ...
-    def cancel(self, key: int, cost: int) -> None: ...
-    def correct(self, used: int, ts_ns: int, now: int) -> bool: ...
-    def used(self, now: int) -> int: ...
 
 
 class _FixedPool:
@@ -186,6 +174,9 @@ class _GcraPool:
     def used(self, now: int) -> int:
         ahead = self._tat - now * self.bucket.limit
         return max(0, -(-ahead // self._interval))
+
+
+_Pool = _FixedPool | _GcraPool
 
 
 @attrs.define

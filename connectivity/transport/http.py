@@ -163,7 +163,12 @@ def make_session(
 
 
 class RestClient:
-    """A venue's REST transport: pooled session, limiter, signer, error mapping, latency."""
+    """A venue's REST transport: pooled session, limiter, signer, error mapping, latency.
+
+    Without ``session`` it builds one with :func:`make_session` (``pool_connections`` hosts,
+    ``pool_maxsize`` sockets each, ``verify``); an injected session is used exactly as given.
+    ``usage_headers`` maps a response header (``X-MBX-USED-WEIGHT-1M``) to a limiter bucket.
+    """
 
     def __init__(
         self,
@@ -178,6 +183,7 @@ class RestClient:
         usage_headers: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: tuple[float, float] = (3.0, 10.0),
+        pool_connections: int = 8,
         pool_maxsize: int = 64,
         pool_timeout: float = 10.0,
         verify: bool | str = True,
@@ -188,7 +194,9 @@ class RestClient:
         self.base_url = base_url.rstrip("/")
         self.venue = venue
         self._clock = clock
-        self._session = session or make_session(pool_maxsize=pool_maxsize, verify=verify)
+        self._session = session or make_session(
+            pool_connections=pool_connections, pool_maxsize=pool_maxsize, verify=verify
+        )
         self._slots = gevent.lock.BoundedSemaphore(pool_maxsize)
         self._pool_timeout = pool_timeout
         self.limiter = limiter
