@@ -334,7 +334,7 @@ def test_touched_subscription_keeps_the_connection(server_factory, connections) 
 
     conn = connect(
         connections, server.url(), rec, on_message=on_message,
-        on_connect=lambda c: c.watch("btcusdt@depth", 0.2),
+        on_connect=lambda c: c.watch("btcusdt@depth", 0.3),
     )  # fmt: skip
     holder.append(conn)
     wait_for(lambda: len(rec.messages) == 60)
