@@ -9,7 +9,7 @@ opens/closes a connection, ``eDISCONNECT`` the engine must close it (sending not
 
 Two harnesses drive the engine: :class:`SansIOHarness` feeds the sans-I/O session directly and
 moves a :class:`ManualClock` to the session's next timer whenever the script waits (fast and
-deterministic); ``SocketHarness`` in :mod:`connectivity.testing.fix_socket_scripts` goes
+deterministic); ``SocketHarness`` in :mod:`connectivity.testing.fix_script_sockets` goes
 through the real socket pump on loopback. Both run the same :func:`run_script`.
 
 The engine's application is :class:`EchoApplication`, the behaviour QuickFIX's own acceptance
@@ -182,6 +182,7 @@ class EchoApplication:
 
     def __init__(self) -> None:
         self.session: Session | None = None
+        self.flush: Callable[[], None] | None = None  # set when a socket pump must write
         self._seen: set[bytes] = set()
 
     def on_message(self, message: FixMessage) -> None:
@@ -190,6 +191,7 @@ class EchoApplication:
         assert session is not None
         if message.msg_type not in self.ECHOED:
             session.send_business_reject(message, 3, "Unsupported Message Type")
+            self._flush()
             return
         cl_ord_id = message.get(11)
         if message.get(97) == b"Y" and cl_ord_id in self._seen:
@@ -199,6 +201,11 @@ class EchoApplication:
         header, body = header_and_body(message)
         extra = [field for field in header if field[0] not in _ECHO_SKIP_HEADER]
         session.send(message.msg_type, sorted(body, key=lambda f: f[0]), header=extra)
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.flush is not None:
+            self.flush()
 
 
 def quickfix_session_config() -> SessionConfig:

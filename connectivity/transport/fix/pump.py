@@ -401,6 +401,12 @@ class FixAcceptor(_Pump):
         link.flush()
         return seq
 
+    def flush(self, session: Session) -> None:
+        """Write whatever ``session`` has queued (after calling it directly)."""
+        link = self._links.get(id(session))
+        if link is not None:
+            link.flush()
+
     def _handle(self, sock: socket.socket, address: Any) -> None:
         pending = self.router.open()
         session: Session | None = None

@@ -116,3 +116,24 @@ def test_parse_script_reads_second_connection_prefixes() -> None:
         ("WAIT_DISCONNECT", 2),
         ("DISCONNECT", 1),
     ]
+
+
+OVER_SOCKETS = [
+    "1a_ValidLogonWithCorrectMsgSeqNum.def",
+    "1b_DuplicateIdentity.def",
+    "2b_MsgSeqNumTooHigh.def",
+    "2m_BodyLengthValueNotCorrect.def",
+    "3c_GarbledMessage.def",
+    "4a_NoDataSentDuringHeartBtInt.def",
+    "8_AdminAndApplicationMessages.def",
+    "14e_IncorrectEnumValue.def",
+    "20_SimultaneousResendRequest.def",
+]
+
+
+@pytest.mark.parametrize("name", OVER_SOCKETS)
+def test_script_over_socket_pump(name: str, fix44: FixDictionary, patterns: dict[int, Any]) -> None:
+    from connectivity.testing.fix_script_sockets import SocketHarness
+
+    result = run_script(name, _script(name), SocketHarness(fix44), patterns)
+    assert result.passed, f"{name} line {result.line_no}: {result.reason}"
