@@ -73,19 +73,23 @@ class LimiterStats:
 class _FixedPool:
     """Fixed windows: usage per window index, including reservations not yet granted."""
 
-    __slots__ = ("_interval", "_pending", "_used", "bucket")
+    __slots__ = ("_interval", "_pending", "_pruned", "_used", "bucket")
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
         self._interval = round(bucket.interval_s * NS_PER_SECOND)
         self._used: dict[int, int] = {}
         self._pending: dict[int, int] = {}  # reserved for sleepers, not yet sent
+        self._pruned = -1
 
     def _index(self, t: int) -> int:
         return (t - self.bucket.origin_ns) // self._interval
 
     def prune(self, now: int) -> None:
         current = self._index(now)
+        if current == self._pruned:
+            return  # nothing below the current window can have appeared since
+        self._pruned = current
         for index in [i for i in self._used if i < current]:
             del self._used[index]
             self._pending.pop(index, None)
