@@ -227,12 +227,15 @@ def test_error_mapper_refines_rejections_but_not_an_order_in_doubt(
     clock: ManualClock, mock: responses.RequestsMock
 ) -> None:
     def mapper(status: int, body: bytes, headers: Any) -> ConnectivityError | None:
+        if b"-1007" in body:  # Binance: "Send status unknown; execution status unknown."
+            return OrderOutcomeUnknown("venue timed out internally", code=-1007)
         return OrderRejected("venue said no", code=-2010) if b"-2010" in body else None
 
     body = b'{"code":-2010,"msg":"Account has insufficient balance."}'
     mock.add("POST", BASE + "/order", body=body, status=400)
     mock.add("POST", BASE + "/order2", body=body, status=500)
     mock.add("POST", BASE + "/order3", body=b"{}", status=400)
+    mock.add("POST", BASE + "/order4", body=b'{"code":-1007,"msg":"Timeout"}', status=400)
     with RestClient(BASE, venue="bn", clock=clock, error_mapper=mapper) as rest:
         with pytest.raises(OrderRejected) as info:
             rest.post("/order")
@@ -245,6 +248,9 @@ def test_error_mapper_refines_rejections_but_not_an_order_in_doubt(
             rest.post("/order2")
         with pytest.raises(Rejected):
             rest.post("/order3")  # the mapper declined: default mapping
+        with pytest.raises(OrderOutcomeUnknown) as unknown:
+            rest.post("/order4")  # a 4xx that the venue says is in doubt
+        assert (unknown.value.code, unknown.value.status) == (-1007, 400)
 
 
 @pytest.mark.parametrize(
