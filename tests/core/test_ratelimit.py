@@ -377,4 +377,26 @@ def test_usage_headers_alone_do_not_grow_state_without_bound(clock: ManualClock)
     for _ in range(100):  # a bucket only ever corrected, never drawn from
         limiter.update_usage("weight", 10, clock.time_ns())
         clock.advance(60)
-    assert len(limiter._pools["weight"]._used) == 1  # type: ignore[attr-defined]
+    assert len(limiter._pools["weight"]._used) == 1  # type: ignore[union-attr]
+
+
+def test_parked_draws_fill_each_window_exactly_to_its_limit(
+    clock: ManualClock, spawned: Callable[..., gevent.Greenlet]
+) -> None:
+    limiter = RateLimiter(
+        clock, [Bucket("weight", 10, 1), Bucket("orders", 7, 2)], max_wait=math.inf
+    )
+    granted: list[tuple[int, int]] = []  # (second since T0, weight)
+
+    def request(weight: int) -> None:
+        limiter.acquire({"weight": weight, "orders": 1})
+        granted.append(((clock.time_ns() - T0) // S, weight))
+
+    greenlets = [spawned(request, 1 + i % 4) for i in range(20)]  # 50 weight, 20 orders
+    clock.advance(10)
+    gevent.joinall(greenlets, timeout=1)
+    assert len(granted) == 20
+    per_second = {s: sum(w for t, w in granted if t == s) for s, _ in granted}
+    per_order_window = {s // 2: sum(1 for t, _ in granted if t // 2 == s // 2) for s, _ in granted}
+    assert max(per_second.values()) <= 10 and max(per_order_window.values()) <= 7
+    assert sorted(per_order_window.values(), reverse=True)[:2] == [7, 7]  # no room left idle
