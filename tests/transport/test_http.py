@@ -14,6 +14,7 @@ import attrs
 import gevent
 import gevent.event
 import gevent.pywsgi
+import gevent.server
 import orjson
 import pytest
 import requests
@@ -635,3 +636,24 @@ def test_exhausted_pool_times_out_without_sending(venue: tuple[LoopbackVenue, st
         assert len(app.received) == 1
     finally:
         rest.close()
+
+
+def test_connection_dropped_after_the_request_left_leaves_an_order_in_doubt() -> None:
+    received: list[bytes] = []
+
+    def read_then_hang_up(sock: socket.socket, address: Any) -> None:
+        received.append(sock.recv(65536))
+        sock.close()
+
+    server = gevent.server.StreamServer(("127.0.0.1", 0), read_then_hang_up)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with RestClient(base, venue="loop", clock=SystemClock()) as rest:
+            with pytest.raises(OrderOutcomeUnknown, match="connection dropped"):
+                rest.post("/api/v3/order", form={"symbol": "BTCUSDT"})
+            with pytest.raises(ConnectionLost):
+                rest.get("/api/v3/time")
+    finally:
+        server.stop(timeout=2)
+    assert received[0].startswith(b"POST /api/v3/order ")
