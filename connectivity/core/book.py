@@ -161,8 +161,11 @@ class OrderBook:
         self.update_id = update_id
         self.ts_event = ts_event
 
-    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        """Apply absolute level updates; quantity 0 deletes (unknown levels are ignored)."""
+    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> bool:
+        """Apply absolute level updates; quantity 0 deletes (unknown levels are ignored).
+
+        Return True when the book is crossed afterwards (saves the caller a second call).
+        """
         book = self._bids
         keys = self._bid_keys
         for price, qty in bids:
@@ -183,6 +186,8 @@ class OrderBook:
             elif price in book:
                 del book[price]
                 del keys[bisect_left(keys, -price)]
+        bid_keys = self._bid_keys
+        return bool(bid_keys) and bool(keys) and bid_keys[-1] >= -keys[-1]
 
     def set_level(self, is_bid: bool, price: int, qty: int) -> None:
         """Set one level's absolute quantity (0 deletes)."""

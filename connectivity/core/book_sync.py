@@ -89,8 +89,8 @@ class SequenceRule(Protocol):
     def covered_by_snapshot(self, snapshot_id: int, delta: BookDelta) -> bool:
         """Return True when a buffered delta is already in the snapshot (drop it)."""
 
-    def check(self, book_id: int, delta: BookDelta) -> Verdict:
-        """Classify a delta against the book's current update id."""
+    def check(self, book_id: int, first_id: int, last_id: int) -> Verdict:
+        """Classify a delta (its id range) against the book's current update id."""
 
 
 class UpdateIdRangeRule:
@@ -113,16 +113,19 @@ class UpdateIdRangeRule:
         """Return True when ``delta.last_id <= snapshot_id``."""
         return delta.last_id <= snapshot_id
 
-    def check(self, book_id: int, delta: BookDelta) -> Verdict:
+    def check(self, book_id: int, first_id: int, last_id: int) -> Verdict:
         """Apply, ignore (``last_id < book_id``) or gap (``first_id > book_id + 1``)."""
-        if delta.last_id < book_id:
-            return Verdict.STALE
-        if delta.first_id > book_id + 1:
-            return Verdict.GAP
-        return Verdict.APPLY
+        if last_id < book_id:
+            return _STALE
+        if first_id > book_id + 1:
+            return _GAP
+        return _APPLY
 
     def __repr__(self) -> str:
         return "UpdateIdRangeRule()"
+
+
+_APPLY, _STALE, _GAP = Verdict.APPLY, Verdict.STALE, Verdict.GAP
 
 
 class BookStatus(enum.Enum):
@@ -132,6 +135,9 @@ class BookStatus(enum.Enum):
     VALID = "valid"
     RESYNCING = "resyncing"  # the last book is still served (frozen, invalid) while rebuilding
     STALE = "stale"  # no update for ``stale_after_ns``; valid again on the next update
+
+
+_VALID = BookStatus.VALID
 
 
 class InvalidReason(enum.Enum):
@@ -174,14 +180,13 @@ class BookStats:
     """Per-symbol counters (mutable, read by monitoring)."""
 
     __slots__ = (
+        "_book",
         "buffer_overflows",
         "checksum_failures",
         "crossed",
         "dropped_covered",
         "gaps",
-        "last_ts_event",
         "last_ts_recv",
-        "last_update_id",
         "resyncs",
         "snapshot_refetches",
         "snapshots_applied",
@@ -189,7 +194,8 @@ class BookStats:
         "updates_applied",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, book: OrderBook) -> None:
+        self._book = book
         self.updates_applied = 0  # deltas applied to a book (buffered or live)
         self.resyncs = 0  # times a book was invalidated and rebuilt
         self.gaps = 0
@@ -200,13 +206,23 @@ class BookStats:
         self.crossed = 0  # times a book crossed (each one resyncs)
         self.checksum_failures = 0
         self.buffer_overflows = 0
-        self.last_update_id = 0
-        self.last_ts_event = 0  # venue time of the last applied update (feed latency)
         self.last_ts_recv = 0  # our receive time of the last applied update (staleness)
+
+    @property
+    def last_update_id(self) -> int:
+        """Return the update id the served book is valid as of (Binance ``bookId``)."""
+        return self._book.update_id
+
+    @property
+    def last_ts_event(self) -> int:
+        """Return the venue time (ns) of the last applied update, for feed latency."""
+        return self._book.ts_event
 
     def as_dict(self) -> dict[str, int]:
         """Return the counters as a plain dict (for logs and JSON)."""
-        return {name: getattr(self, name) for name in sorted(self.__slots__)}
+        names = [name for name in self.__slots__ if not name.startswith("_")]
+        names += ["last_ts_event", "last_update_id"]
+        return {name: getattr(self, name) for name in sorted(names)}
 
     def __repr__(self) -> str:
         return f"BookStats({self.as_dict()})"
@@ -222,7 +238,7 @@ class _Symbol:
         self.buffer: list[BookDelta] = []
         self.requested = False  # a snapshot request is outstanding
         self.pending: BookSnapshot | None = None  # a snapshot that arrived before any delta
-        self.stats = BookStats()
+        self.stats = BookStats(book)
 
 
 class BookSync:
@@ -324,10 +340,38 @@ class BookSync:
         state = self._symbols.get(symbol) or self._state(symbol)
         if ts_recv is None:
             ts_recv = delta.ts_recv
-        if state.live:
-            return self._apply_live(state, delta, ts_recv)
+        if not state.live:
+            return self._buffer(state, delta, ts_recv)
+        # The hot path: a live book. Kept flat (few calls, one unpack) on purpose.
+        _, first, last, bids, asks, ts_event, _, checksum = delta
+        book = state.book
+        rule = self.rule
+        if rule is not None:
+            verdict = rule.check(book.update_id, first, last)
+            if verdict is not _APPLY:
+                if verdict is _STALE:
+                    state.stats.stale_ignored += 1
+                    return False
+                return self._gap(state, book.update_id, delta, ts_recv)
+        crossed = book.apply(bids, asks)
+        book.update_id = last
+        book.ts_event = ts_event
+        stats = state.stats
+        stats.updates_applied += 1
+        stats.last_ts_recv = ts_recv
+        verify = self._checksum
+        if checksum is not None and verify is not None and book.checksum(verify) != checksum:
+            return self._restart(state, InvalidReason.CHECKSUM_MISMATCH, "checksum", ts_recv)
+        if crossed and self.check_crossed:
+            return self._restart(state, InvalidReason.CROSSED, repr(book), ts_recv)
+        if state.status is not _VALID:
+            state.status = _VALID
+            self._event(BookValid(book.symbol, book.update_id, ts_recv))
+        return False
+
+    def _buffer(self, state: _Symbol, delta: BookDelta, ts_recv: int) -> bool:
         if self.mode is IntegrityMode.SNAPSHOT_ONLY:
-            raise ConfigError(f"{symbol}: deltas are not accepted in SNAPSHOT_ONLY mode")
+            raise ConfigError(f"{state.book.symbol}: deltas are not accepted in SNAPSHOT_ONLY mode")
         buffer = state.buffer
         buffer.append(delta)
         if len(buffer) > self.max_buffer:
@@ -394,38 +438,6 @@ class BookSync:
         return stale
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _apply_live(self, state: _Symbol, delta: BookDelta, ts_recv: int) -> bool:
-        book = state.book
-        rule = self.rule
-        if rule is not None:
-            verdict = rule.check(book.update_id, delta)
-            if verdict is Verdict.STALE:
-                state.stats.stale_ignored += 1
-                return False
-            if verdict is Verdict.GAP:
-                return self._gap(state, book.update_id, delta, ts_recv)
-        book.apply(delta.bids, delta.asks)
-        book.update_id = delta.last_id
-        book.ts_event = delta.ts_event
-        stats = state.stats
-        stats.updates_applied += 1
-        stats.last_update_id = delta.last_id
-        stats.last_ts_event = delta.ts_event
-        stats.last_ts_recv = ts_recv
-        checksum = self._checksum
-        if (
-            checksum is not None
-            and delta.checksum is not None
-            and book.checksum(checksum) != delta.checksum
-        ):
-            return self._restart(state, InvalidReason.CHECKSUM_MISMATCH, "checksum", ts_recv)
-        if self.check_crossed and book.is_crossed():
-            return self._restart(state, InvalidReason.CROSSED, repr(book), ts_recv)
-        if state.status is BookStatus.STALE:
-            state.status = BookStatus.VALID
-            self._event(BookValid(book.symbol, book.update_id, ts_recv))
-        return False
 
     def _gap(self, state: _Symbol, book_id: int, delta: BookDelta, ts_recv: int) -> bool:
         state.stats.gaps += 1
@@ -497,7 +509,7 @@ class BookSync:
                 if rule.covered_by_snapshot(snap_id, delta):
                     stats.dropped_covered += 1
                     continue
-                verdict = rule.check(shadow.update_id, delta)
+                verdict = rule.check(shadow.update_id, delta.first_id, delta.last_id)
                 if verdict is Verdict.STALE:
                     stats.stale_ignored += 1
                     continue
@@ -520,19 +532,13 @@ class BookSync:
             state.buffer = []
             return False
         state.book.replace_with(shadow)
-        self._note_applied(state, state.book.update_id, state.book.ts_event, ts_recv)
+        state.stats.last_ts_recv = ts_recv
         # In SNAPSHOT_ONLY mode deltas must keep taking the refusing (non-live) path.
         state.live = self.mode is not IntegrityMode.SNAPSHOT_ONLY
         if state.status is not BookStatus.VALID:
             state.status = BookStatus.VALID
             self._event(BookValid(state.book.symbol, state.book.update_id, ts_recv))
         return False
-
-    def _note_applied(self, state: _Symbol, update_id: int, ts_event: int, ts_recv: int) -> None:
-        stats = state.stats
-        stats.last_update_id = update_id
-        stats.last_ts_event = ts_event
-        stats.last_ts_recv = ts_recv
 
     def _event(self, event: BookEvent) -> None:
         if self._emit is not None:

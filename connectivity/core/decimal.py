@@ -23,6 +23,7 @@ __all__ = [
     "decimal_to_fixed",
     "fixed_to_decimal",
     "format_decimal",
+    "FixedCache",
     "fixed_parser",
     "format_fixed",
     "parse_decimal",
@@ -190,37 +191,45 @@ def round_price(price: Decimal, tick: Decimal, rounding: Rounding = Rounding.NEA
     return round_to_increment(price, tick, rounding)
 
 
-def fixed_parser(scale: int, *, cache_size: int = 8192) -> Callable[[str], int]:
-    """Return a fast, exact, non-negative ``str -> int`` parser at ``scale`` for hot paths.
+class FixedCache(dict[str, int]):
+    """Memoised exact ``str -> int`` at one scale: ``cache[text]``; non-negative values only.
 
-    Venue books repeat the same price strings all the time, so recent strings are cached
-    (bounded: the cache is emptied when full). A miss with exactly ``scale`` decimals (the
-    usual venue format, e.g. Binance's ``"0.35130000"``) is validated as ASCII digits and
-    converted with one ``int()``; anything else goes through :func:`parse_fixed`. Negative
-    values raise :class:`ParseError` (book prices and quantities are never negative).
+    A hit is a plain C-level dict lookup (no Python frame), which is what makes it fast:
+    venue books repeat the same price strings all the time. A miss is parsed strictly
+    (:func:`parse_fixed` rules; negative values raise :class:`ParseError`), stored, and the
+    cache is emptied when it reaches ``max_size`` entries, so memory stays bounded.
     """
-    if not 0 <= scale <= MAX_SCALE:
-        raise ValueError(f"scale must be within 0..{MAX_SCALE}, got {scale}")
-    cache: dict[str, int] = {}
-    get = cache.get
-    width = scale + 1  # characters from the '.' to the end in the fast format
 
-    def parse(text: str) -> int:
-        value = get(text)
-        if value is not None:
-            return value
+    __slots__ = ("_width", "max_size", "scale")
+
+    def __init__(self, scale: int, max_size: int = 8192) -> None:
+        if not 0 <= scale <= MAX_SCALE:
+            raise ValueError(f"scale must be within 0..{MAX_SCALE}, got {scale}")
+        super().__init__()
+        self.scale = scale
+        self.max_size = max_size
+        self._width = scale + 1  # characters from the '.' to the end in the usual format
+
+    def __missing__(self, text: str) -> int:
         dot = text.find(".")
         digits = text.replace(".", "", 1)
         # isascii + isdigit exclude what int() would tolerate: signs, '_', spaces, non-ASCII.
-        if dot > 0 and len(text) - dot == width and digits.isascii() and digits.isdigit():
+        if dot > 0 and len(text) - dot == self._width and digits.isascii() and digits.isdigit():
             value = int(digits)
         else:
-            value = parse_fixed(text, scale)
+            value = parse_fixed(text, self.scale)
             if value < 0:
                 raise _bad(text, "negative")
-        if len(cache) >= cache_size:
-            cache.clear()
-        cache[text] = value
+        if len(self) >= self.max_size:
+            self.clear()
+        self[text] = value
         return value
 
-    return parse
+
+def fixed_parser(scale: int, *, cache_size: int = 8192) -> Callable[[str], int]:
+    """Return a fast, exact, non-negative ``str -> int`` parser at ``scale`` for hot paths.
+
+    It is the bound ``__getitem__`` of a :class:`FixedCache`: a cached string costs one
+    C-level lookup; anything else is parsed strictly and cached.
+    """
+    return FixedCache(scale, cache_size).__getitem__

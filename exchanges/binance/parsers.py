@@ -17,9 +17,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import orjson
+from orjson import loads as _orjson_loads
 
 from connectivity.core.book import BookDelta, BookSnapshot, Level
-from connectivity.core.decimal import fixed_parser
+from connectivity.core.decimal import FixedCache
 from connectivity.core.models import Side
 from connectivity.errors import ParseError, UnknownEnumValue
 from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, VENUE
@@ -31,6 +32,7 @@ __all__ = [
     "WsError",
     "WsResponse",
     "Parsed",
+    "clean_frame",
     "loads",
     "parse_book_ticker",
     "parse_data",
@@ -47,11 +49,19 @@ __all__ = [
 
 _MS = 1_000_000
 
-price = fixed_parser(PRICE_SCALE)
-"""Exact Binance price string -> int at PRICE_SCALE (cached: prices repeat)."""
-qty = fixed_parser(QTY_SCALE)
+_PRICES = FixedCache(PRICE_SCALE)
+_QTYS = FixedCache(QTY_SCALE)
+price = _PRICES.__getitem__
+"""Exact Binance price string -> int at PRICE_SCALE (memoised: prices repeat)."""
+qty = _QTYS.__getitem__
 """Exact Binance quantity string -> int at QTY_SCALE."""
 
+# Characters int() tolerates that a strict decimal parse refuses; a frame free of them (and
+# of backslash escapes, and ASCII-only) lets quantities take the one-C-call path below.
+_LENIENT = b"_+- \t\n\r\x0b\x0c\\"
+_QTY_DOT = slice(-QTY_SCALE - 1, -QTY_SCALE)  # where the '.' sits in "123.45678901"
+
+_new_tuple = tuple.__new__
 _ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
@@ -129,24 +139,62 @@ def _levels(rows: Any) -> list[Level]:
     return [(price(p), qty(q)) for p, q in rows]
 
 
-def parse_depth_update(data: dict[str, Any], ts_recv: int, ts_factor: int = _MS) -> BookDelta:
-    """Parse a ``depthUpdate`` event (``<symbol>@depth[@100ms]``) into a :class:`BookDelta`."""
+def clean_frame(raw: bytes | bytearray) -> bool:
+    """Return True when ``raw`` may use the fast quantity path (see :func:`parse_depth_update`)."""
+    return raw.isascii() and len(raw.translate(None, _LENIENT)) == len(raw)
+
+
+def _fast_levels(rows: Any) -> list[Level]:
+    # Only for frames that passed clean_frame: every string is ASCII with no sign, space,
+    # '_' or escape, so int() of the digits is exact once the '.' is where QTY_SCALE says.
+    # Anything else (fewer decimals, no dot) fails the filter and takes the strict path.
+    prices = _PRICES
+    dot = _QTY_DOT
+    levels = [(prices[p], int(q.replace(".", "", 1))) for p, q in rows if q[dot] == "."]
+    if len(levels) != len(rows):
+        return _levels(rows)
+    return levels
+
+
+def parse_depth_update(
+    data: dict[str, Any], ts_recv: int, ts_factor: int = _MS, clean: bool = False
+) -> BookDelta:
+    """Parse a ``depthUpdate`` event (``<symbol>@depth[@100ms]``) into a :class:`BookDelta`.
+
+    ``clean=True`` (set by :func:`parse_frame` after :func:`clean_frame` on the raw bytes)
+    converts quantities with one ``int()`` each; the result is identical to the strict path.
+    """
     try:
         first = data["U"]
         last = data["u"]
-        if type(first) is not int or type(last) is not int or first > last:
-            raise _bad("depthUpdate ids U/u", data)
         symbol = data["s"]
-        if type(symbol) is not str:
-            raise _bad("depthUpdate symbol", data)
-        return BookDelta(
-            symbol,
-            first,
-            last,
-            _levels(data["b"]),
-            _levels(data["a"]),
-            _int(data["E"], "E", data) * ts_factor,
-            ts_recv,
+        event_time = data["E"]
+        if (
+            type(first) is not int
+            or type(last) is not int
+            or first > last
+            or type(symbol) is not str
+            or type(event_time) is not int
+        ):
+            raise _bad("depthUpdate header (s, E, U, u)", data)
+        if clean:
+            # Inlined _fast_levels (this runs for every depth frame).
+            prices = _PRICES
+            dot = _QTY_DOT
+            rows = data["b"]
+            bids = [(prices[p], int(q.replace(".", "", 1))) for p, q in rows if q[dot] == "."]
+            if len(bids) != len(rows):
+                bids = _levels(rows)
+            rows = data["a"]
+            asks = [(prices[p], int(q.replace(".", "", 1))) for p, q in rows if q[dot] == "."]
+            if len(asks) != len(rows):
+                asks = _levels(rows)
+        else:
+            bids = _levels(data["b"])
+            asks = _levels(data["a"])
+        # tuple.__new__ skips NamedTuple's Python-level __new__ on this hot path.
+        return _new_tuple(
+            BookDelta, (symbol, first, last, bids, asks, event_time * ts_factor, ts_recv, None)
         )
     except ParseError:
         raise
@@ -265,13 +313,19 @@ def parse_ws_response(data: dict[str, Any]) -> WsResponse | WsError:
 Parsed = BookDelta | BookSnapshot | BookTicker | PublicTrade | ServerShutdown | WsResponse | WsError
 
 
-def parse_data(data: Any, ts_recv: int, stream: str | None = None, ts_factor: int = _MS) -> Parsed:
+def parse_data(
+    data: Any,
+    ts_recv: int,
+    stream: str | None = None,
+    ts_factor: int = _MS,
+    clean: bool = False,
+) -> Parsed:
     """Parse one event payload (the ``data`` of a combined-stream envelope, or a raw frame)."""
     if type(data) is not dict:
         raise _bad("event (not an object)", data)
     kind = data.get("e")
     if kind == "depthUpdate":
-        return parse_depth_update(data, ts_recv, ts_factor)
+        return parse_depth_update(data, ts_recv, ts_factor, clean)
     if kind is None:
         if "result" in data or "code" in data or "error" in data:
             return parse_ws_response(data)
@@ -291,10 +345,21 @@ def parse_frame(
     raw: bytes | bytearray | memoryview | str, ts_recv: int, ts_factor: int = _MS
 ) -> Parsed:
     """Parse one websocket text frame, unwrapping ``{"stream": .., "data": ..}`` if present."""
-    msg = loads(raw)
+    try:
+        msg = _orjson_loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _bad("JSON", raw, exc) from exc
+    stream = None
+    data = msg
     if type(msg) is dict and "stream" in msg:
         stream = msg["stream"]
-        if type(stream) is not str or "data" not in msg:
+        data = msg.get("data")
+        if type(stream) is not str or data is None:
             raise _bad("combined-stream envelope", msg)
-        return parse_data(msg["data"], ts_recv, stream, ts_factor)
-    return parse_data(msg, ts_recv, None, ts_factor)
+    # The hot path (depth diffs) is dispatched here, without the generic router's calls.
+    if type(data) is dict and data.get("e") == "depthUpdate":
+        clean = (
+            type(raw) is bytes and raw.isascii() and len(raw.translate(None, _LENIENT)) == len(raw)
+        )
+        return parse_depth_update(data, ts_recv, ts_factor, clean)
+    return parse_data(data, ts_recv, stream, ts_factor)

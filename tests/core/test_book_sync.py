@@ -303,7 +303,7 @@ def test_add_symbol_sets_scales_and_stats_are_readable() -> None:
     ],
 )
 def test_update_id_range_rule_matches_the_spec(book_id, first, last, verdict) -> None:
-    assert UpdateIdRangeRule().check(book_id, delta(first, last)) is verdict
+    assert UpdateIdRangeRule().check(book_id, first, last) is verdict
 
 
 # -- property: whatever is dropped or duplicated, a valid book equals the true book ----------
