@@ -281,6 +281,14 @@ class FixInitiator(_Pump):
         link.flush()
         return seq
 
+    def send_test_request(self, test_req_id: str) -> None:
+        """Send a TestRequest now (its answer arrives as a TEST_REQUEST_ANSWERED event)."""
+        link = self._links.get(0)
+        if link is None or link.closed:
+            raise ConnectionLost("FIX initiator is not connected", operation="fix.send")
+        self.session.send_test_request(test_req_id)
+        link.flush()
+
     def _run(self) -> None:
         attempt = 0
         while not self._closing:

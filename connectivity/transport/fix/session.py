@@ -200,6 +200,7 @@ class Session(SessionAdmin):
             self._test_request_at = now
         if now - self._writer.last_sent >= hbi:
             self._emit(b"0", [])
+            self.stats["heartbeats_out"] += 1
 
     # ------------------------------------------------------------------ application side
 
@@ -219,6 +220,12 @@ class Session(SessionAdmin):
             self._send_logout(text)
         elif self.state in (SessionState.AWAITING_LOGON, SessionState.LOGON_SENT):
             self._disconnect(text or "logout before logon completed")
+
+    def send_test_request(self, test_req_id: str) -> None:
+        """Send TestRequest(1) now; its Heartbeat answer emits TEST_REQUEST_ANSWERED."""
+        if not self.is_logged_on:
+            raise ConnectionLost(f"FIX session {self._name()} is not logged on", operation="send")
+        self._emit(b"1", [(112, test_req_id)])
 
     def send_business_reject(self, ref: FixMessage, reason: int, text: str) -> None:
         """Answer an application message with BusinessMessageReject(j)."""
@@ -281,7 +288,12 @@ class Session(SessionAdmin):
                 self._event(SessionEventKind.REJECT_RECEIVED, text_value(message), message)
                 if msg_type == b"j":
                     self._deliver(message)
-            elif msg_type != b"0":
+            elif msg_type == b"0":
+                self.stats["heartbeats_in"] += 1
+                if 112 in message:
+                    answered = (message.get(112) or b"").decode("ascii", "replace")
+                    self._event(SessionEventKind.TEST_REQUEST_ANSWERED, answered, message)
+            else:
                 self._deliver(message)
 
     def _validate(self, message: FixMessage) -> None:

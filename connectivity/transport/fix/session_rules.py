@@ -90,6 +90,7 @@ class SessionEventKind(str, enum.Enum):
     SEQUENCE_GAP = "sequence_gap"  # incoming MsgSeqNum jumped (resend requested or fatal)
     SEQUENCE_RESET = "sequence_reset"
     RESEND_ANSWERED = "resend_answered"
+    TEST_REQUEST_ANSWERED = "test_request_answered"  # a Heartbeat carrying a TestReqID
 
 
 @attrs.frozen
