@@ -170,8 +170,11 @@ class SymbolMarket:
         changes[price] = qty
 
     def _set_level(self, bid_changes: dict[int, int], ask_changes: dict[int, int]) -> None:
-        # Most churn sits near the touch: distance is skewed toward 1.
-        distance = 1 + int(self.spec.band * self._rng.random() ** 2)
+        # Half the churn sits near the touch (distance skewed toward 1), half anywhere.
+        if self._rng.random() < 0.5:
+            distance = 1 + int(self.spec.band * self._rng.random() ** 2)
+        else:
+            distance = self._rng.randint(1, self.spec.band)
         if self._rng.random() < 0.5:
             self._apply(self.bids, bid_changes, (self.center - distance) * self.tick, self._qty())
         else:

@@ -161,6 +161,26 @@ def _symbol_info(spec: SymbolSpec) -> dict[str, Any]:
     }
 
 
+def _encode(stream: str, payload: bytes, combined: bool) -> bytes:
+    if combined:
+        payload = b'{"stream":"' + stream.encode() + b'","data":' + payload + b"}"
+    return encode_text_frame(payload)
+
+
+def _chunks(stream: str, payloads: list[bytes], combined: bool, size: int = 256) -> list[bytes]:
+    frames = [_encode(stream, payload, combined) for payload in payloads]
+    return [b"".join(frames[i : i + size]) for i in range(0, len(frames), size)]
+
+
+@attrs.frozen
+class _Flood:
+    """A pre-encoded flood: the lead frame and the flood's frame chunks, raw and combined."""
+
+    lead: dict[bool, bytes]
+    chunks: dict[bool, list[bytes]]
+    hold: bool  # released by release_flood(), not by the snapshot
+
+
 class _Pinned:
     """A book state frozen at one update id, served as a (stale or pinned) snapshot."""
 
@@ -205,7 +225,7 @@ class BinanceSimVenue:
         self._tops: dict[str, tuple[Any, Any]] = {}
         self._stale: dict[str, _Pinned] = {}
         self._pinned: dict[str, _Pinned] = {}
-        self._pending_flood: dict[str, list[bytes]] = {}
+        self._floods: dict[str, _Flood] = {}
         self._weights: collections.deque[tuple[int, int]] = collections.deque()
         self._supervisor = Supervisor("binance-sim")
         self.http = HttpServer()
@@ -213,6 +233,7 @@ class BinanceSimVenue:
         self.http.route("GET", "/api/v3/time", self._time)
         self.http.route("GET", "/api/v3/exchangeInfo", self._exchange_info)
         self.http.route("GET", "/api/v3/depth", self._depth)
+        self.http.route("POST", "/sim/release_flood", self._release_request)  # test hook
         self.ws = WebSocketServer(self._serve)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -292,21 +313,31 @@ class BinanceSimVenue:
         for session in sessions:
             session.conn.close(1001, "server shutdown")
 
-    def prepare_flood(self, symbol: str, count: int) -> None:
-        """Pre-generate ``count`` diffs of ``symbol``; release them after the next snapshot.
+    def prepare_flood(
+        self, symbol: str, count: int, max_actions: int = 4, *, hold: bool = False
+    ) -> int:
+        """Freeze the market and pre-encode a flood of ``count`` diffs of ``symbol``.
 
-        The venue first publishes one diff, pins the snapshot right after it (so a client's
-        first buffered ``U`` is covered), then generates the flood. The flood is written to
-        every ``@depth@100ms`` subscriber as soon as a snapshot of the pinned state was served.
+        A lead diff goes to each new ``@depth@100ms`` subscriber; the snapshot is pinned right
+        after it (so the client's first buffered ``U`` is covered); once that snapshot was
+        served (or, with ``hold``, on :meth:`release_flood` / ``POST /sim/release_flood``),
+        every frame of the flood is written to the subscribers back to back. Return the number
+        of level updates in the flood.
         """
         market = self.market[symbol]
         self.freeze()
-        self._publish(market, *market.step(self._now_ms()))
-        self._pinned[symbol] = _Pinned(market)
+        stream = f"{symbol.lower()}@depth@100ms"
         now = self._now_ms()
-        self._pending_flood[symbol] = [
-            orjson.dumps(self._depth_event(market.step(now)[0])) for _ in range(count)
-        ]
+        lead = orjson.dumps(self._depth_event(market.step(now, max_actions)[0]))
+        self._pinned[symbol] = _Pinned(market)
+        diffs = [market.step(now, max_actions)[0] for _ in range(count)]
+        payloads = [orjson.dumps(self._depth_event(diff)) for diff in diffs]
+        self._floods[stream] = _Flood(
+            {c: _encode(stream, lead, c) for c in (False, True)},
+            {c: _chunks(stream, payloads, c) for c in (False, True)},
+            hold,
+        )
+        return sum(len(diff.bids) + len(diff.asks) for diff in diffs)
 
     # -- market loop ---------------------------------------------------------------------------
     def _tick_loop(self) -> None:
@@ -407,9 +438,7 @@ class BinanceSimVenue:
 
     @staticmethod
     def _frame(session: _BinanceSession, stream: str, payload: bytes) -> bytes:
-        if session.combined:
-            payload = b'{"stream":"' + stream.encode() + b'","data":' + payload + b"}"
-        return encode_text_frame(payload)
+        return _encode(stream, payload, session.combined)
 
     # -- websocket -----------------------------------------------------------------------------
     def _serve(self, conn: ServerConnection) -> None:
@@ -449,6 +478,9 @@ class BinanceSimVenue:
         for stream in streams:
             session.subscriptions[stream] = None
             self._subscribers[stream].add(session)
+            flood = self._floods.get(stream)
+            if flood is not None:
+                session.send(flood.lead[session.combined])
 
     def _unsubscribe(self, session: _BinanceSession, streams: Iterable[str]) -> None:
         for stream in streams:
@@ -555,15 +587,27 @@ class BinanceSimVenue:
         if self.faults.snapshot_delay_s > 0:
             self.clock.sleep(self.faults.snapshot_delay_s)  # taken now, answered late
         self.snapshots_served += 1
-        flood = self._pending_flood.pop(symbol, None)
-        if flood is not None:
-            self._pinned.pop(symbol, None)
-            self._supervisor.spawn(self._send_flood, symbol, flood, name="flood")
+        self.release_flood(symbol, by_snapshot=True)
         return self._weighted(response, weight)
 
-    def _send_flood(self, symbol: str, payloads: list[bytes]) -> None:
+    def flood_bytes(self, symbol: str) -> int:
+        """Return the size of a prepared flood's combined-stream frames (0 if none)."""
+        flood = self._floods.get(f"{symbol.lower()}@depth@100ms")
+        return sum(map(len, flood.chunks[True])) if flood is not None else 0
+
+    def release_flood(self, symbol: str, *, by_snapshot: bool = False) -> bool:
+        """Write a prepared flood to its subscribers now; False if none was pending."""
         stream = f"{symbol.lower()}@depth@100ms"
+        flood = self._floods.get(stream)
+        if flood is None or (by_snapshot and flood.hold):
+            return False
+        del self._floods[stream]
+        self._pinned.pop(symbol, None)
         for session in list(self._subscribers.get(stream, ())):
-            frames = [self._frame(session, stream, payload) for payload in payloads]
-            for start in range(0, len(frames), 256):
-                session.send(b"".join(frames[start : start + 256]))
+            for chunk in flood.chunks[session.combined]:
+                session.send(chunk)
+        return True
+
+    def _release_request(self, request: HttpRequest) -> HttpResponse:
+        released = self.release_flood(request.query.get("symbol", ""))
+        return json_response({"released": released}, 200 if released else 404)

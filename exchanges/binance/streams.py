@@ -16,6 +16,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from orjson import JSONDecodeError
+from orjson import loads as orjson_loads
+
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookDelta, BookSnapshot
 from connectivity.core.book_sync import BookSync
@@ -35,6 +38,8 @@ from exchanges.binance.parsers import (
 __all__ = ["BinanceStreamRouter", "LatencyRing", "StreamControl"]
 
 log = logging.getLogger(__name__)
+
+TOUCH_EVERY_NS = 100_000_000  # touch a subscription's watchdog at most every 100 ms
 
 
 class StreamControl(Protocol):
@@ -99,6 +104,8 @@ class BinanceStreamRouter:
         self.symbols = frozenset(symbols)  # Binance spelling, e.g. "BTCUSDT"
         self.control: StreamControl | None = None
         self._watch = {s: depth_watch_key(s.lower()) for s in self.symbols}
+        self._touched = dict.fromkeys(self.symbols, -TOUCH_EVERY_NS - 1)  # last touch (ts_recv)
+        self._books = {s: sync.book(s) for s in self.symbols}  # stable objects (BookSync)
         self._time_ns = time_ns
         self._emit = emit
         self._record = record
@@ -120,7 +127,10 @@ class BinanceStreamRouter:
         if self._record is not None:
             self._record(ts_recv, payload)
         try:
-            msg = loads(payload)
+            try:
+                msg = orjson_loads(payload)
+            except JSONDecodeError:
+                msg = loads(payload)  # raises the typed ParseError with the payload
             stream = None
             if type(msg) is dict and "stream" in msg:
                 stream = msg["stream"]
@@ -144,12 +154,12 @@ class BinanceStreamRouter:
             self._count(UnknownEnumValue(f"depth for unsubscribed symbol {symbol!r}"))
             return
         self.deltas += 1
-        sync = self.sync
-        sync.on_delta(symbol, delta, ts_recv)
-        control = self.control
-        if control is not None:
-            control.touch(self._watch[symbol])
-        if sync.stats(symbol).last_update_id == delta.last_id and sync.is_valid(symbol):
+        self.sync.on_delta(symbol, delta, ts_recv)
+        # The watchdog needs a sign of life per interval (seconds), not per message.
+        if ts_recv - self._touched[symbol] > TOUCH_EVERY_NS and self.control is not None:
+            self._touched[symbol] = ts_recv
+            self.control.touch(self._watch[symbol])
+        if self._books[symbol].update_id == delta.last_id:  # applied live (not buffered)
             ring = self.latency.get(symbol)
             if ring is None:
                 ring = self.latency[symbol] = LatencyRing()

@@ -54,11 +54,12 @@ def test_depth_updates_build_the_book_touch_the_watchdog_and_sample_latency() ->
     router.on_message(_depth(10, 12, [["100.00", "2"]]), 5)
     assert requested == ["BTCUSDT"]
     sync.on_snapshot("BTCUSDT", BookSnapshot("BTCUSDT", 11, [], [], 0, 6))
-    router.on_message(_depth(13, 13, [["100.50", "1"]]), 7)
+    router.on_message(_depth(13, 13, [["100.50", "1"]]), 200_000_000)  # > 100 ms later
     assert sync.is_valid("BTCUSDT")
     assert sync.book("BTCUSDT").best_bid() == (10_050_000_000, 100_000_000)
+    router.on_message(_depth(14, 14, [["100.50", "2"]]), 200_000_001)  # too soon to touch
     assert control.touched == ["btcusdt@depth", "btcusdt@depth"]
-    assert router.latency["BTCUSDT"].samples == [2_000_000_000_000 - 1_000 * 1_000_000]
+    assert router.latency["BTCUSDT"].samples == [2_000_000_000_000 - 1_000 * 1_000_000] * 2
 
 
 def test_tickers_and_trades_go_to_the_sink_and_server_shutdown_rolls_over() -> None:
