@@ -11,9 +11,9 @@ for BTCUSDT (each from up to ``--actions`` random level changes around the mid; 
 strings; contiguous ``U``/``u``). The default ``--actions 4`` gives 2.4 level updates and about
 205 bytes per message, which is what the real Binance recording in ``../shared/data/recorded``
 averages (2.38 levels, 205 bytes per ``depthUpdate``); ``--actions 20`` gives about 9.5 levels
-per message (the size ``benchmarks/book.py`` uses). A new ``btcusdt@depth@100ms`` subscriber gets one lead diff;
-the venue serves a REST snapshot pinned right after it and then writes the whole flood to the
-socket back to back. Each contender runs in its own client process:
+per message (the size ``benchmarks/book.py`` uses). A new ``btcusdt@depth@100ms`` subscriber
+gets one lead diff; the venue serves a REST snapshot pinned right after it and then writes the
+whole flood to the socket back to back. Each contender runs in its own client process:
 
 - ours: ``BinanceMarketData`` (the real connector: live SUBSCRIBE, ``WebSocketConnection``'s
   reader, the stream router, the Binance parsers, ``BookSync`` with the U/u rule and crossed
