@@ -50,8 +50,6 @@ SECRET_TAGS = frozenset({89, 91, 96, 553, 554, 925})
 _SECRET_RE = re.compile(rb"(^|\x01)(89|91|96|553|554|925)=[^\x01]*")
 _NON_PRINTABLE = bytes(range(0x20, 0x7F)) + SOH  # deleted by translate(); leftovers are bad
 _MAX_CACHED_TAGS = 65536
-_TAGS: dict[bytes, int] = {b"%d" % tag: tag for tag in range(1, 1000)}
-_PREFIXES: dict[int, bytes] = {}
 
 
 class FixParseError(ParseError):
@@ -100,15 +98,41 @@ def checksum(data: bytes) -> bytes:
     return b"%03d" % _checksum_int(data)
 
 
-def _tag(tag_bytes: bytes) -> int:
-    """Slow path of the tag cache: an optional ``-`` then ASCII digits, else garbled."""
-    digits = tag_bytes[1:] if tag_bytes[:1] == b"-" else tag_bytes
-    if not digits.isdigit():  # bytes.isdigit is ASCII-only; int() would accept "1_0", " 5"
-        raise GarbledMessage(f"tag is not a number: {tag_bytes[:20]!r}")
-    tag = int(tag_bytes)
-    if tag > 0 and len(_TAGS) < _MAX_CACHED_TAGS:
-        _TAGS[tag_bytes] = tag
-    return tag
+class _TagCache(dict[bytes, int]):
+    """Tag bytes -> int; a miss validates the tag (or raises GarbledMessage) and remembers it."""
+
+    def __missing__(self, tag_bytes: bytes) -> int:
+        digits = tag_bytes[1:] if tag_bytes[:1] == b"-" else tag_bytes
+        if not digits.isdigit():  # bytes.isdigit is ASCII-only; int() would accept "1_0", " 5"
+            raise GarbledMessage(f"tag is not a number: {tag_bytes[:20]!r}")
+        tag = int(tag_bytes)
+        if tag > 0 and len(self) < _MAX_CACHED_TAGS:  # garbage must not grow it without bound
+            self[tag_bytes] = tag
+        return tag
+
+
+class _PrefixCache(dict[int, bytes]):
+    """Tag int -> ``b"<tag>="``; a miss checks the tag is a positive int."""
+
+    def __missing__(self, tag: int) -> bytes:
+        if type(tag) is not int or tag <= 0:
+            raise FixEncodeError(f"tag must be a positive int, got {tag!r}")
+        prefix = self[tag] = b"%d=" % tag
+        return prefix
+
+
+class _TextPrefixCache(dict[int, str]):
+    """Tag int -> ``"<tag>="`` for encode's str fast path; same check as _PrefixCache."""
+
+    def __missing__(self, tag: int) -> str:
+        prefix = self[tag] = _PREFIXES[tag].decode("ascii")
+        return prefix
+
+
+_TAGS = _TagCache({b"%d" % tag: tag for tag in range(1, 1000)})
+_PREFIXES = _PrefixCache({tag: b"%d=" % tag for tag in range(1, 1000)})
+_TEXT_PREFIXES = _TextPrefixCache({tag: f"{tag}=" for tag in range(1, 1000)})
+_TEXT_TYPES = frozenset({str, int})  # exactly these: bool and float must not pass as text
 
 
 class FixMessage:
@@ -123,8 +147,11 @@ class FixMessage:
         self._first: dict[int, bytes] | None = None
 
     def _index(self) -> dict[int, bytes]:
-        # Built on first lookup; reversed so the first occurrence of a tag wins.
-        first = self._first = dict(reversed(self.fields))
+        # Built on first lookup; the first occurrence of a repeated (group) tag wins.
+        first = dict(self.fields)
+        if len(first) != len(self.fields):
+            first = dict(reversed(self.fields))
+        self._first = first
         return first
 
     def get(self, tag: int, default: bytes | None = None) -> bytes | None:
@@ -225,17 +252,15 @@ def _split_fields(frame: bytes, data_pairs: Mapping[int, int]) -> list[tuple[int
     """Split a complete frame (ending in SOH) into (tag, value) pairs; GarbledMessage if bad."""
     fields: list[tuple[int, bytes]] = []
     append = fields.append
-    cached = _TAGS.get
+    tags = _TAGS
     pieces = frame.split(SOH)
     pieces.pop()  # the empty piece after the final SOH
     it = iter(pieces)
     for piece in it:
         tag_bytes, eq, value = piece.partition(b"=")
-        tag = cached(tag_bytes)
-        if tag is None:
-            tag = _tag(tag_bytes)
         if not eq:
             raise GarbledMessage(f"field without '=': {piece[:20]!r}")
+        tag = tags[tag_bytes]
         append((tag, value))
         if tag in data_pairs:
             append(_data_field(tag, value, data_pairs[tag], it))
@@ -263,22 +288,26 @@ def _data_field(
 
 
 def _parse_frame(
-    frame: bytes, trailer_at: int, data_pairs: Mapping[int, int], printable_only: bool
+    frame: bytes,
+    body_start: int,
+    trailer_at: int,
+    data_pairs: Mapping[int, int],
+    printable_only: bool,
 ) -> FixMessage:
-    """Parse one frame whose BodyLength already points at ``10=`` (at ``trailer_at``)."""
+    """Parse one frame whose body starts at ``body_start`` and whose ``10=`` is at
+    ``trailer_at`` (BodyLength already checked)."""
     declared = frame[trailer_at + 3 : trailer_at + 6]
     if not declared.isdigit() or int(declared) != _checksum_int(memoryview(frame)[:trailer_at]):
         raise GarbledMessage(f"CheckSum {declared!r} does not match the bytes", raw=frame)
     fields = _split_fields(frame, data_pairs)
     if len(fields) < 4 or fields[2][0] != 35 or fields[-1][0] != 10:
         raise GarbledMessage("MsgType (35) must be the third field", raw=frame)
-    # BeginString, BodyLength or CheckSum inside the body means two frames were fused.
-    if (
-        frame.find(b"\x018=", 1, trailer_at) >= 0
-        or frame.find(b"\x019=", frame.find(SOH) + 1, trailer_at) >= 0
-        or frame.find(b"\x0110=", 0, trailer_at - 1) >= 0
-    ) and any(tag in (8, 9, 10) for tag, _ in fields[2:-1]):
-        raise GarbledMessage("BeginString, BodyLength or CheckSum inside the body", raw=frame)
+    # A BeginString inside the body means two frames were fused (a BodyLength or CheckSum
+    # field there is left to validation: header/trailer field out of order).
+    if frame.find(b"\x018=", body_start - 1, trailer_at) >= 0 and any(
+        tag == 8 for tag, _ in fields[2:-1]
+    ):
+        raise GarbledMessage("BeginString inside the body", raw=frame)
     message = FixMessage(frame, fields, fields[2][1])
     if printable_only and frame.translate(None, _NON_PRINTABLE):
         raise FixParseError("non-printable byte (only printable ASCII and SOH)", parsed=message)
@@ -311,7 +340,8 @@ def parse_message(
     raw: bytes, *, data_pairs: Mapping[int, int] | None = None, printable_only: bool = False
 ) -> FixMessage:
     """Parse exactly one complete message; GarbledMessage on framing/length/checksum errors."""
-    raw = bytes(raw)
+    if type(raw) is not bytes:
+        raw = bytes(raw)
     if not raw.startswith(BEGIN):
         raise GarbledMessage("message does not start with 8=FIX", raw=raw)
     located = _header(raw, 0, len(raw), len(raw))
@@ -321,12 +351,12 @@ def parse_message(
     if body_start < 0:
         raise GarbledMessage("truncated header", raw=raw)
     trailer_at = body_start + body_length
-    if raw[trailer_at : trailer_at + 3] != b"10=" or raw[trailer_at - 1 : trailer_at] != SOH:
+    if not raw.startswith(b"\x0110=", trailer_at - 1):
         raise GarbledMessage(f"BodyLength {body_length} does not end at 10=", raw=raw)
-    if len(raw) != trailer_at + 7 or raw[-1:] != SOH:
+    if len(raw) != trailer_at + 7 or raw[-1] != 1:
         raise GarbledMessage("CheckSum must be 3 digits and end the message", raw=raw)
-    return _parse_frame(raw, trailer_at, DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs,
-                        printable_only)  # fmt: skip
+    pairs = DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs
+    return _parse_frame(raw, body_start, trailer_at, pairs, printable_only)
 
 
 class FixFramer:
@@ -426,7 +456,11 @@ class FixFramer:
                 continue
             try:
                 message = _parse_frame(
-                    buf[start:frame_end], trailer_at - start, self.data_pairs, self.printable_only
+                    buf[start:frame_end],
+                    body_start - start,
+                    trailer_at - start,
+                    self.data_pairs,
+                    self.printable_only,
                 )
             except FixParseError as exc:  # garbled, or non-printable: never kills the stream
                 pos = self._garbled(buf, start, exc.reason)
@@ -442,13 +476,6 @@ class FixFramer:
         self._drop(buf[start : following if following >= 0 else len(buf)], reason)
         self._skipping = True  # the rest of this frame is part of what was just reported
         return start + 1
-
-
-def _prefix(tag: int) -> bytes:
-    if type(tag) is not int or tag <= 0:
-        raise FixEncodeError(f"tag must be a positive int, got {tag!r}")
-    prefix = _PREFIXES[tag] = b"%d=" % tag
-    return prefix
 
 
 def _value(tag: int, value: Any) -> bytes:
@@ -476,23 +503,46 @@ def encode(
     may contain SOH when its length field says so; any other SOH is refused, as is an empty
     value, since either would let a value smuggle in fields.
     """
-    parts = [b"35=", msg_type if type(msg_type) is bytes else _value(35, msg_type), SOH]
-    append = parts.append
-    prefixes = _PREFIXES
-    count = 0
-    for tag, value in fields:
-        append(prefixes.get(tag) or _prefix(tag))
-        append(value if type(value) is bytes else _value(tag, value))
-        append(SOH)
-        count += 1
-    body = b"".join(parts)
-    if body.count(SOH) != count + 1 or body.find(b"=\x01") >= 0 or not parts[1]:
-        _check_values(parts)
+    if type(fields) is not list:
+        fields = list(fields)
     if type(begin_string) is not bytes:
         begin_string = _value(8, begin_string)
+    body = _encode_text_body(msg_type, fields) or _encode_body(msg_type, fields)
     head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
-    message = head + body
-    return message + b"10=%03d\x01" % _checksum_int(message)
+    trailer = b"10=%03d\x01" % ((_checksum_int(head) + _checksum_int(body)) & 0xFF)
+    return b"".join((head, body, trailer))
+
+
+def _encode_text_body(msg_type: bytes | str, fields: list[tuple[int, Any]]) -> bytes | None:
+    """Fast path for the usual case (str and int values, all ASCII): one str, encoded once.
+
+    Returns None for anything else (bytes, SOH, empty values, other types) so that the
+    careful path deals with it.
+    """
+    prefixes = _TEXT_PREFIXES
+    parts = [f"{prefixes[tag]}{value}\x01" for tag, value in fields if type(value) in _TEXT_TYPES]
+    if len(parts) != len(fields):
+        return None
+    text_type = msg_type.decode("ascii", "replace") if isinstance(msg_type, bytes) else msg_type
+    try:
+        body = f"35={text_type}\x01{''.join(parts)}".encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if body.count(SOH) != len(parts) + 1 or body.find(b"=\x01") >= 0:
+        return None
+    return body
+
+
+def _encode_body(msg_type: bytes | str, fields: list[tuple[int, Any]]) -> bytes:
+    """Careful path: bytes values, raw data with SOH, and precise errors for bad values."""
+    parts = [b"35=", msg_type if type(msg_type) is bytes else _value(35, msg_type), SOH]
+    prefixes = _PREFIXES
+    for tag, value in fields:
+        parts += (prefixes[tag], value if type(value) is bytes else _value(tag, value), SOH)
+    body = b"".join(parts)
+    if body.count(SOH) != len(parts) // 3 or body.find(b"=\x01") >= 0 or not parts[1]:
+        _check_values(parts)
+    return body
 
 
 def _check_values(parts: list[bytes]) -> None:

@@ -253,8 +253,9 @@ def test_any_single_byte_substitution_insertion_or_deletion_is_detected(
 def test_a_corrupted_frame_costs_only_itself_in_a_stream(
     fields: list[tuple[int, bytes]], position: int, byte: int
 ) -> None:
-    # Property: m1 + corrupt(m2) + m3 always yields exactly [m1, m3] and one garbled count,
-    # because a failed frame resumes the scan right after its own 8=.
+    # Property: m1 + corrupt(m2) + m3 always yields exactly [m1, m3], because a failed frame
+    # resumes the scan right after its own 8=; everything reported as garbled is m2's bytes
+    # (more than one report when a value inside m2 itself contains "8=FIX").
     first, middle, last = heartbeat(1), encode(b"FIX.4.4", b"D", fields), heartbeat(3)
     i = position % len(middle)
     corrupt = (
@@ -264,7 +265,8 @@ def test_a_corrupted_frame_costs_only_itself_in_a_stream(
     framer = FixFramer(on_garbled=lambda raw, reason: reports.append((raw, reason)))
     out = framer.feed(first + corrupt + last)
     assert [m.raw for m in out] == [first, last]
-    assert framer.garbled == 1 and len(reports) == 1
+    assert framer.garbled == len(reports) >= 1
+    assert all(raw in corrupt for raw, _ in reports)
     assert framer.buffered() == 0
 
 
