@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 from collections import deque
-from typing import Any
 
 from gevent import socket as gsocket
 
@@ -18,6 +17,7 @@ from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.store import MemoryStore
 from connectivity.testing.fix_scripts import EchoApplication, ScriptFailure, quickfix_session_config
 from connectivity.transport.fix.codec import SOH, FixFramer
+from connectivity.transport.fix.dictionary import FixDictionary
 from connectivity.transport.fix.pump import FixAcceptor
 from connectivity.transport.fix.session import Session
 
@@ -39,7 +39,9 @@ class SocketHarness:
     MAX_WAIT_S = 130.0
     DISCONNECT_WAIT_S = 10.0
 
-    def __init__(self, dictionary: Any = None, clock: ManualClock | None = None) -> None:
+    def __init__(
+        self, dictionary: FixDictionary | None = None, clock: ManualClock | None = None
+    ) -> None:
         self.clock = clock or ManualClock()
         self.app = EchoApplication()
         self.session = Session(

@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import attrs
 
@@ -32,6 +32,7 @@ from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.store import MemoryStore
 from connectivity.transport.fix.acceptor import AcceptorRouter, ConnectionRefused, PendingConnection
 from connectivity.transport.fix.codec import SOH, FixFramer, FixMessage, checksum
+from connectivity.transport.fix.dictionary import FixDictionary
 from connectivity.transport.fix.session import Session
 from connectivity.transport.fix.session_rules import (
     Role,
@@ -286,7 +287,9 @@ class SansIOHarness:
     MAX_WAIT_S = 130.0  # simulated seconds a script may wait for the engine
     DISCONNECT_WAIT_S = 10.0  # QuickFIX's harness waits ten seconds for a disconnect
 
-    def __init__(self, dictionary: Any = None, clock: ManualClock | None = None) -> None:
+    def __init__(
+        self, dictionary: FixDictionary | None = None, clock: ManualClock | None = None
+    ) -> None:
         self.clock = clock or ManualClock()
         self.app = EchoApplication()
         self.session = Session(

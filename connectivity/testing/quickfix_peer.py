@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import shutil
 import subprocess
 import sys
@@ -155,7 +156,9 @@ def run_peer(port: int, client_comp_id: str, dictionary: str | None) -> None:
         print("READY", flush=True)
         sys.stdin.read()  # the parent closes our stdin to stop us
         acceptor.stop()
-        del acceptor, store, application, settings
+        sys.stdout.flush()
+        # QuickFIX's binding can crash in destructors at interpreter exit; skip them.
+        os._exit(0)
 
 
 def main() -> None:

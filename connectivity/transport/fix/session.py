@@ -22,12 +22,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from connectivity.core.clock import NS_PER_SECOND, Clock
 from connectivity.core.store import MemoryStore, Store
 from connectivity.errors import ConnectionLost, ParseError
 from connectivity.transport.fix.codec import FixFramer, FixMessage
+from connectivity.transport.fix.dictionary import FixDictionary, FixValidationError
 from connectivity.transport.fix.session_admin import SessionAdmin
 from connectivity.transport.fix.session_rules import (
     LogonContext,
@@ -58,7 +58,7 @@ class Session(SessionAdmin):
         *,
         clock: Clock,
         store: Store | None = None,
-        dictionary: Any = None,
+        dictionary: FixDictionary | None = None,
         logon_hook: LogonHook | None = None,
         logon_check: Callable[[FixMessage], str | None] | None = None,
         resend_filter: Callable[[FixMessage], bool] | None = None,
@@ -69,7 +69,7 @@ class Session(SessionAdmin):
         self.policy = config.policy
         self._clock = clock
         self.store: Store = store if store is not None else MemoryStore()
-        self._dictionary = dictionary  # a FixDictionary (validate, is_known_msg_type) or None
+        self._dictionary = dictionary  # None: structural checks only
         self._logon_hook = logon_hook
         self._logon_check = logon_check
         self._resend_filter = resend_filter
@@ -306,11 +306,10 @@ class Session(SessionAdmin):
             return
         try:
             dictionary.validate(message)
-        except ParseError as exc:
-            reason = getattr(exc, "reject_reason", None)
-            if reason is None:  # not a validation verdict: still a reject, never a crash
-                raise SessionReject(99, None, str(exc)[:100]) from exc
-            raise SessionReject(reason, getattr(exc, "ref_tag", None), getattr(exc, "text", None))
+        except FixValidationError as exc:
+            raise SessionReject(exc.reject_reason, exc.ref_tag, exc.text) from exc
+        except ParseError as exc:  # not a validation verdict: still a reject, never a crash
+            raise SessionReject(99, None, str(exc)[:100]) from exc
 
     # ------------------------------------------------------------------ outgoing
 

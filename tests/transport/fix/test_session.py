@@ -10,6 +10,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.store import FileStore, MemoryStore, Store
@@ -357,3 +359,23 @@ def test_invalid_configs_are_config_errors() -> None:
         SessionConfig("A\x01B", "C")
     with pytest.raises(ConfigError):
         SessionPolicy(min_heartbeat_s=10, max_heartbeat_s=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(drops=st.lists(st.booleans(), min_size=1, max_size=25))
+def test_any_pattern_of_lost_messages_is_recovered_exactly_once_in_order(
+    drops: list[bool],
+) -> None:
+    clock = ManualClock()
+    client, venue = make(Role.INITIATOR, clock), make(Role.ACCEPTOR, clock)
+    connect(client, venue)
+    ids = [b"o%d" % i for i in range(len(drops))] + [b"last"]
+    for cl_ord_id, dropped in zip(ids, [*drops, False], strict=True):
+        client.session.send("D", [(11, cl_ord_id)])
+        data = client.session.data_to_send()
+        if not dropped:
+            venue.session.data_received(data)
+        shuttle(client, venue)
+    assert [m[11] for m in venue.messages] == ids
+    assert venue.session.next_target_seq == client.session.next_sender_seq
+    assert client.session.is_logged_on and venue.session.is_logged_on
