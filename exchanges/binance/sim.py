@@ -218,6 +218,7 @@ class BinanceSimVenue:
         self.ticks = 0
         self.snapshots_served = 0
         self.connections_accepted = 0
+        self.closed_for_rate = 0  # connections closed for more than 5 inbound messages/s
         self.sessions: list[_BinanceSession] = []
         self._lower = {symbol.lower(): symbol for symbol in self.specs}
         self._subscribers: dict[str, set[_BinanceSession]] = collections.defaultdict(set)
@@ -471,6 +472,8 @@ class BinanceSimVenue:
         try:
             session.run(lambda kind, data: self._on_message(session, kind, data))
         finally:
+            if session.close_reason == "too many messages":
+                self.closed_for_rate += 1
             self.sessions.remove(session)
             self._unsubscribe(session, list(session.subscriptions))
 

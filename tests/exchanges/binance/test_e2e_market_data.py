@@ -21,7 +21,7 @@ from exchanges.binance.sim import BinanceSimVenue
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 TIMEOUT = 10.0
 
-Start = Callable[[], BinanceMarketData]
+Start = Callable[..., BinanceMarketData]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
@@ -46,9 +46,9 @@ def events() -> list[Any]:
 def start(venue: BinanceSimVenue, events: list[Any]) -> Iterator[Start]:
     started: list[BinanceMarketData] = []
 
-    def make() -> BinanceMarketData:
+    def make(**overrides: Any) -> BinanceMarketData:
         config = BinanceMarketDataConfig(
-            symbols=SYMBOLS,
+            symbols=overrides.pop("symbols", SYMBOLS),
             rest_url=venue.rest_url,
             ws_url=venue.ws_url,
             stream_stale_after_s=0.5,
@@ -61,6 +61,7 @@ def start(venue: BinanceSimVenue, events: list[Any]) -> Iterator[Start]:
                 tick_s=0.05,
                 connect_timeout_s=2.0,
             ),
+            **overrides,
         )
         md = BinanceMarketData.from_config(config, sink=events.append)
         started.append(md)
@@ -73,10 +74,12 @@ def start(venue: BinanceSimVenue, events: list[Any]) -> Iterator[Start]:
         md.close()
 
 
-def assert_books_equal_truth(venue: BinanceSimVenue, md: BinanceMarketData) -> None:
+def assert_books_equal_truth(
+    venue: BinanceSimVenue, md: BinanceMarketData, symbols: tuple[str, ...] = SYMBOLS
+) -> None:
     """Freeze the market, let the connector catch up, compare every level exactly."""
     venue.freeze()
-    for symbol in SYMBOLS:
+    for symbol in symbols:
         target = venue.true_book(symbol).update_id
         wait_for(lambda s=symbol, t=target: md.is_valid(s) and md.book(s).update_id >= t)  # type: ignore[misc]
         truth = venue.true_book(symbol)
@@ -188,3 +191,27 @@ def test_flood_of_diffs_is_applied_in_order_to_the_exact_book(
     wait_for(lambda: md.stats("BTCUSDT").updates_applied >= before + 3000)
     assert_books_equal_truth(venue, md)
     assert md.stats("BTCUSDT").resyncs == 0 and md.stats("BTCUSDT").gaps == 0
+
+
+def test_symbols_are_sharded_across_connections_within_the_stream_and_message_limits(
+    venue: BinanceSimVenue, start: Start
+) -> None:
+    symbols = ("BTCUSDT", "ETHUSDT", "BNBBTC")
+    # 3 streams per symbol, 6 per connection: 2 connections; 2 streams per SUBSCRIBE frame.
+    md = start(symbols=symbols, max_streams_per_connection=6, subscribe_batch=2)
+    assert len(md.connections) == 2
+    assert sorted(len(s.desired) for s in (sh.subscriptions for sh in md.shards)) == [3, 6]
+    assert all(sh.subscriptions.all_acked for sh in md.shards)
+    assert venue.connections_accepted == 2 and venue.closed_for_rate == 0
+    assert_books_equal_truth(venue, md, symbols)
+
+
+def test_more_subscribe_frames_than_the_limit_are_paced_and_never_get_us_disconnected(
+    venue: BinanceSimVenue, start: Start
+) -> None:
+    symbols = ("BTCUSDT", "ETHUSDT", "BNBBTC")
+    md = start(symbols=symbols, subscribe_batch=1)  # 9 SUBSCRIBE frames on one connection
+    (shard,) = md.shards
+    assert shard.subscriptions.frames_sent == 9 and shard.subscriptions.all_acked
+    assert venue.connections_accepted == 1 and venue.closed_for_rate == 0
+    assert_books_equal_truth(venue, md, symbols)
