@@ -184,22 +184,35 @@ def format_utc_timestamp(ns: int) -> bytes:
     return b"%s.%03d" % (prefix, rest // 1_000_000)
 
 
+_SECONDS_CACHE: dict[bytes, int] = {}
+
+
 def parse_utc_timestamp(value: bytes) -> int:
     """Parse ``YYYYMMDD-HH:MM:SS[.s{1,9}]`` (UTC) into integer ns; ValueError if malformed."""
+    frac = value[18:]
+    if len(value) > 17 and (value[17:18] != b"." or not frac.isdigit() or len(frac) > 9):
+        raise ValueError(f"bad UTC timestamp {value[:32]!r}")
+    whole = value[:17]
+    seconds = _SECONDS_CACHE.get(whole)  # consecutive messages share their second
+    if seconds is None:
+        seconds = _parse_seconds(whole)
+        if len(_SECONDS_CACHE) > 4096:
+            _SECONDS_CACHE.clear()
+        _SECONDS_CACHE[whole] = seconds
+    return seconds * 1_000_000_000 + (int(frac.ljust(9, b"0")) if frac else 0)
+
+
+def _parse_seconds(value: bytes) -> int:
     if len(value) < 17 or value[8:9] != b"-" or value[11:12] != b":" or value[14:15] != b":":
         raise ValueError(f"bad UTC timestamp {value[:32]!r}")
     date, hh, mm, ss = value[:8], value[9:11], value[12:14], value[15:17]
     if not (date.isdigit() and hh.isdigit() and mm.isdigit() and ss.isdigit()):
         raise ValueError(f"bad UTC timestamp {value[:32]!r}")
-    frac = value[18:]
-    if len(value) > 17 and (value[17:18] != b"." or not frac.isdigit() or len(frac) > 9):
-        raise ValueError(f"bad UTC timestamp {value[:32]!r}")
     year, month, day = int(date[:4]), int(date[4:6]), int(date[6:])
     hour, minute, second = int(hh), int(mm), int(ss)
     if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
         raise ValueError(f"bad UTC timestamp {value[:32]!r}")
-    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    return seconds * 1_000_000_000 + (int(frac.ljust(9, b"0")) if frac else 0)
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
 
 
 def _valid_msg_type(msg_type: bytes) -> bool:
