@@ -190,6 +190,8 @@ class EchoApplication:
         """Echo D/d (body sorted by tag), drop seen PossResends, BusinessReject the rest."""
         session = self.session
         assert session is not None
+        if message.msg_type == b"3":
+            return  # a session-level Reject is admin traffic for this application
         if message.msg_type not in self.ECHOED:
             session.send_business_reject(message, 3, "Unsupported Message Type")
             self._flush()

@@ -10,8 +10,9 @@ or a test) drives it:
 - ``tick()`` whenever the clock may have passed :meth:`Session.next_deadline_ns`;
 - after each call: write ``data_to_send()`` out and close the connection when ``wants_close``.
 
-The application gets messages through ``on_message`` and session events (logon, logout,
-rejects, gaps) through ``on_event``; it sends with :meth:`Session.send`. Validation order,
+The application gets application messages plus Reject(3) (venues refuse orders with it) through
+``on_message``, and session events (logon, logout, rejects, gaps; informational) through
+``on_event``; it sends with :meth:`Session.send`. Validation order,
 reject reasons and texts follow the FIX 4.4 session rules as QuickFIX's acceptance scripts pin
 them down; :class:`SessionPolicy` holds what venues change (Binance: reset on every Logon, no
 ResendRequest).
@@ -284,10 +285,10 @@ class Session(SessionAdmin):
                 test_id = message.get(112)
                 self._emit(b"0", [(112, test_id)] if test_id else [])
             elif msg_type in (b"3", b"j"):
+                # Also an application matter: venues (Binance) refuse orders with Reject(3).
                 self.stats["rejects_received"] += 1
                 self._event(SessionEventKind.REJECT_RECEIVED, text_value(message), message)
-                if msg_type == b"j":
-                    self._deliver(message)
+                self._deliver(message)
             elif msg_type == b"0":
                 self.stats["heartbeats_in"] += 1
                 if 112 in message:

@@ -23,6 +23,7 @@ from connectivity.transport.fix.session_rules import (
     Role,
     SessionConfig,
     SessionPolicy,
+    SessionReject,
     SessionState,
     format_utc_timestamp,
     parse_utc_timestamp,
@@ -379,3 +380,22 @@ def test_any_pattern_of_lost_messages_is_recovered_exactly_once_in_order(
     assert [m[11] for m in venue.messages] == ids
     assert venue.session.next_target_seq == client.session.next_sender_seq
     assert client.session.is_logged_on and venue.session.is_logged_on
+
+
+def test_session_reject_from_the_venue_reaches_the_application(clock: ManualClock) -> None:
+    client, venue = make(Role.INITIATOR, clock), make(Role.ACCEPTOR, clock)
+    connect(client, venue)
+    client.session.send("D", [(11, "bad-order")])
+    order = parse_message(client.session.data_to_send())
+    venue.session.data_received(order.raw)
+    venue.session._reject(order, SessionReject(5, 40, "Unsupported order type"))
+    shuttle(client, venue)
+    (reject,) = client.messages
+    assert (reject.msg_type, reject[45], reject[371], reject[58]) == (
+        b"3",
+        order[34],
+        b"40",
+        b"Unsupported order type",
+    )
+    assert SessionEventKind.REJECT_RECEIVED in client.kinds()
+    assert client.session.is_logged_on
