@@ -92,7 +92,7 @@ def serve(messages: int, actions: int, seed: int) -> None:
         "digest": digest(truth.bids, truth.asks),
         "levels": len(truth.bids) + len(truth.asks),
         "levels_per_message": round(level_updates / messages, 2),
-        "bytes_per_message": round(venue.flood_bytes(SYMBOL) / messages),
+        "bytes_per_message": round(venue.flood_bytes("btcusdt@depth@100ms", True) / messages),
     }
     print(json.dumps(info), flush=True)
     while gevent.os.tp_read(sys.stdin.fileno(), 1):  # until the parent closes our stdin

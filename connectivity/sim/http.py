@@ -8,6 +8,7 @@ listener and kills every handler greenlet (keep-alive connections included).
 
 from __future__ import annotations
 
+import collections
 import http
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -19,7 +20,9 @@ import gevent.pool
 import orjson
 from gevent.pywsgi import WSGIServer
 
-__all__ = ["HttpRequest", "HttpResponse", "HttpServer", "json_response"]
+from connectivity.core.clock import NS_PER_SECOND, Clock
+
+__all__ = ["HttpRequest", "HttpResponse", "HttpServer", "WeightMeter", "json_response"]
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +139,23 @@ class HttpServer:
     def __repr__(self) -> str:
         port = self._server.server_port if self._server is not None else None
         return f"HttpServer(port={port}, routes={len(self._routes)})"
+
+
+class WeightMeter:
+    """Request weight spent in a sliding window, as venues meter it and report it in headers."""
+
+    def __init__(self, clock: Clock, limit: int, window_s: float = 60.0) -> None:
+        self._clock = clock
+        self.limit = limit
+        self._window_ns = int(window_s * NS_PER_SECOND)
+        self._spent: collections.deque[tuple[int, int]] = collections.deque()
+        self.used = 0
+
+    def charge(self, weight: int) -> int:
+        """Spend ``weight`` now; return the weight used in the window (compare with limit)."""
+        now = self._clock.monotonic_ns()
+        self._spent.append((now, weight))
+        self.used += weight
+        while self._spent and now - self._spent[0][0] >= self._window_ns:
+            self.used -= self._spent.popleft()[1]
+        return self.used

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import gevent
 import gevent.queue
@@ -50,6 +50,7 @@ class StreamSession:
         self.clock = clock
         self.subscriptions: dict[str, None] = {}  # ordered set of venue stream names
         self.stalled = False
+        self.encoding: Hashable = None  # how the dialect wraps frames (e.g. an envelope or not)
         self.frames_sent = 0
         self.close_reason = ""
         self._supervisor = supervisor

@@ -1,26 +1,24 @@
 """The Binance Spot dialect of the simulated venue: exact REST and market-stream wire shapes.
 
-:class:`BinanceSimVenue` runs, in-process, a loopback HTTP server (``/api/v3/time``,
-``/api/v3/exchangeInfo``, ``/api/v3/depth`` with ``X-MBX-USED-WEIGHT-1M``) and a loopback
-websocket server (``/ws/<stream>``, ``/ws``, ``/stream?streams=a/b``, ``/stream``) over one
-:class:`~connectivity.sim.market.Market`. Every ``tick_s`` the market steps once per symbol
-and the venue publishes ``depthUpdate`` on ``<sym>@depth@100ms`` (every tick) and ``<sym>@depth``
-(every 10th tick, merged), ``bookTicker`` when the top of book changed, and ``trade`` /
-``aggTrade`` prints. Clients may SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY /
-GET_PROPERTY live; more than 5 inbound messages in a second or more than 1024 streams on a
-connection are refused as on Binance.
+:class:`BinanceSimVenue` (over :class:`~connectivity.sim.venue.SimVenue`) serves, in-process on
+loopback, ``GET /api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo`` and
+``/api/v3/depth`` (weights in ``X-MBX-USED-WEIGHT-1M``, 429 past the limit) and the market
+streams ``/ws/<stream>``, ``/ws``, ``/stream?streams=a/b`` and ``/stream``. Every ``tick_s`` the
+market steps once per symbol and the venue publishes ``depthUpdate`` on ``<sym>@depth@100ms``
+(every tick) and ``<sym>@depth`` (every 10th tick, merged), ``bookTicker`` when the top of book
+changed, and ``trade`` / ``aggTrade`` prints. Clients may SUBSCRIBE / UNSUBSCRIBE /
+LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY live; more than 5 inbound messages in a second
+or more than 1024 streams on a connection are refused, as on Binance.
 
-Faults: the per-symbol knobs in :attr:`BinanceSimVenue.faults` (gap, duplicate, stale or
-delayed snapshot, flood) plus connection actions :meth:`~BinanceSimVenue.disconnect`,
-:meth:`~BinanceSimVenue.stall` and :meth:`~BinanceSimVenue.server_shutdown`. Tests compare a
-client's book with :meth:`~BinanceSimVenue.true_book` after :meth:`~BinanceSimVenue.freeze`.
+Faults: the knobs in :attr:`faults` (gap, duplicate, stale or delayed snapshot, flood), the
+connection actions of :class:`SimVenue` (disconnect, stall, ``serverShutdown``) and held floods
+(:meth:`BinanceSimVenue.prepare_flood`). Tests compare a client's book with
+:meth:`BinanceSimVenue.true_book` after :meth:`~SimVenue.freeze`.
 """
 
 from __future__ import annotations
 
-import collections
-import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -28,40 +26,27 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 import orjson
 
-from connectivity.core.clock import NS_PER_MS, NS_PER_SECOND, Clock, SystemClock
+from connectivity.core.clock import NS_PER_MS, Clock
 from connectivity.core.decimal import fixed_to_decimal, parse_fixed
-from connectivity.runtime import Supervisor
-from connectivity.sim.faults import FaultKnobs
-from connectivity.sim.http import HttpRequest, HttpResponse, HttpServer, json_response
+from connectivity.sim.http import HttpRequest, HttpResponse, WeightMeter, json_response
 from connectivity.sim.market import SCALE, DepthDiff, Market, SimTrade, SymbolMarket, SymbolSpec
 from connectivity.sim.market import fmt as _f
 from connectivity.sim.session import StreamSession
-from connectivity.sim.wsserver import ServerConnection, WebSocketServer, encode_text_frame
+from connectivity.sim.venue import SimVenue
+from connectivity.sim.wsserver import encode_text_frame
+from exchanges.binance.constants import depth_weight
 
 __all__ = ["DEFAULT_SYMBOLS", "BinanceSimVenue", "TrueBook", "depth_weight", "exchange_info"]
-
-log = logging.getLogger(__name__)
 
 DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
     SymbolSpec("BTCUSDT", "BTC", "USDT", tick_size="0.01", step_size="0.00001", mid="60000"),
     SymbolSpec("ETHUSDT", "ETH", "USDT", tick_size="0.01", step_size="0.0001", mid="3000"),
     SymbolSpec("BNBBTC", "BNB", "BTC", tick_size="0.000001", step_size="0.001", mid="0.0095"),
 )
-STREAM_KINDS = ("depth@100ms", "depth", "bookTicker", "trade", "aggTrade")
 SLOW_DEPTH_EVERY = 10  # "@depth" is the 1000 ms stream: one merged diff every 10 ticks
 WEIGHT_LIMIT_1M = 6000
 MAX_DEPTH_LIMIT = 5000
-
-
-def depth_weight(limit: int) -> int:
-    """Return the request weight of ``GET /api/v3/depth`` for ``limit`` (spec 2.1)."""
-    if limit <= 100:
-        return 5
-    if limit <= 500:
-        return 25
-    if limit <= 1000:
-        return 50
-    return 250
+COMBINED, RAW = True, False  # StreamSession.encoding: Binance's "combined" property
 
 
 @attrs.frozen
@@ -73,18 +58,35 @@ class TrueBook:
     asks: tuple[tuple[Decimal, Decimal], ...]
 
 
-def _dec(value: int) -> Decimal:
-    return fixed_to_decimal(value, SCALE)
-
-
 def _levels(levels: Iterable[tuple[int, int]]) -> list[list[str]]:
     return [[_f(price), _f(qty)] for price, qty in levels]
 
 
-class _BinanceSession(StreamSession):
-    """A stream session plus Binance's ``combined`` property (envelope on or off)."""
+def _decimals(levels: list[tuple[int, int]]) -> tuple[tuple[Decimal, Decimal], ...]:
+    return tuple((fixed_to_decimal(p, SCALE), fixed_to_decimal(q, SCALE)) for p, q in levels)
 
-    combined = False
+
+def depth_event(diff: DepthDiff) -> dict[str, Any]:
+    """Return a ``depthUpdate`` event for ``diff`` in Binance's shape."""
+    return {
+        "e": "depthUpdate",
+        "E": diff.event_time_ms,
+        "s": diff.symbol,
+        "U": diff.first_id,
+        "u": diff.last_id,
+        "b": _levels(diff.bids),
+        "a": _levels(diff.asks),
+    }
+
+
+def trade_events(trade: SimTrade) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the ``trade`` and ``aggTrade`` events of one print."""
+    common = {"E": trade.time_ms, "s": trade.symbol, "p": _f(trade.price), "q": _f(trade.qty)}
+    tail = {"T": trade.time_ms, "m": trade.buyer_is_maker, "M": True}
+    raw = {"e": "trade", **common, "t": trade.trade_id, **tail}
+    agg = {"e": "aggTrade", **common, "a": trade.trade_id, "f": trade.trade_id}
+    agg.update({"l": trade.trade_id, **tail})
+    return raw, agg
 
 
 def exchange_info(specs: Iterable[SymbolSpec], now_ms: int) -> dict[str, Any]:
@@ -188,8 +190,10 @@ class _Pinned:
         self.update_id, self.bids, self.asks = market.snapshot()
 
 
-class BinanceSimVenue:
+class BinanceSimVenue(SimVenue):
     """A Binance Spot venue on loopback: REST + market streams over a simulated market."""
+
+    encodings = (RAW, COMBINED)
 
     def __init__(
         self,
@@ -204,115 +208,36 @@ class BinanceSimVenue:
         max_streams: int = 1024,
         shutdown_grace_s: float = 1.0,
     ) -> None:
-        self.clock = clock or SystemClock()
-        self.market = Market(symbols, seed)
+        super().__init__(
+            Market(symbols, seed),
+            name="binance-sim",
+            clock=clock,
+            tick_s=tick_s,
+            ping_interval_s=ping_interval_s,
+            pong_timeout_s=pong_timeout_s,
+            max_inbound_per_s=max_inbound_per_s,
+            shutdown_grace_s=shutdown_grace_s,
+        )
         self.specs = {spec.symbol: spec for spec in symbols}
-        self.faults = FaultKnobs()
-        self.tick_s = tick_s
-        self.ping_interval_s = ping_interval_s
-        self.pong_timeout_s = pong_timeout_s
-        self.max_inbound_per_s = max_inbound_per_s
         self.max_streams = max_streams
-        self.shutdown_grace_s = shutdown_grace_s
-        self.frozen = False
-        self.ticks = 0
         self.snapshots_served = 0
-        self.connections_accepted = 0
-        self.closed_for_rate = 0  # connections closed for more than 5 inbound messages/s
-        self.sessions: list[_BinanceSession] = []
-        self._lower = {symbol.lower(): symbol for symbol in self.specs}
-        self._subscribers: dict[str, set[_BinanceSession]] = collections.defaultdict(set)
+        self.weight = WeightMeter(self.clock, WEIGHT_LIMIT_1M)
         self._slow: dict[str, tuple[int, dict[int, int], dict[int, int]]] = {}
         self._tops: dict[str, tuple[Any, Any]] = {}
         self._stale: dict[str, _Pinned] = {}
         self._pinned: dict[str, _Pinned] = {}
-        self._floods: dict[str, _Flood] = {}
-        self._weights: collections.deque[tuple[int, int]] = collections.deque()
-        self._supervisor = Supervisor("binance-sim")
-        self.http = HttpServer()
-        self.http.route("GET", "/api/v3/ping", lambda r: self._weighted(json_response({}), 1))
-        self.http.route("GET", "/api/v3/time", self._time)
-        self.http.route("GET", "/api/v3/exchangeInfo", self._exchange_info)
-        self.http.route("GET", "/api/v3/depth", self._depth)
-        self.http.route("POST", "/sim/release_flood", self._release_request)  # test hook
-        self.ws = WebSocketServer(self._serve)
-
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> BinanceSimVenue:
-        """Start both servers and the market loop; return self."""
-        self.http.start()
-        self.ws.start()
-        self._supervisor.spawn(self._tick_loop, name="ticks")
-        return self
-
-    def close(self) -> None:
-        """Stop the market loop and both servers; every greenlet is joined."""
-        self._supervisor.close(timeout=2.0)
-        self.ws.close(timeout=2.0)
-        self.http.close(timeout=2.0)
-
-    def __enter__(self) -> BinanceSimVenue:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def rest_url(self) -> str:
-        """Return the REST base URL (``http://127.0.0.1:<port>``)."""
-        return self.http.url()
-
-    @property
-    def ws_url(self) -> str:
-        """Return the market-stream base URL (``ws://127.0.0.1:<port>``)."""
-        return self.ws.url("")
+        route = self.http.route
+        route("GET", "/api/v3/ping", lambda r: self._weighted(json_response({}), 1))
+        route("GET", "/api/v3/time", self._time)
+        route("GET", "/api/v3/exchangeInfo", self._exchange_info)
+        route("GET", "/api/v3/depth", self._depth)
+        route("POST", "/sim/release_flood", self._release_request)  # a simulator hook
 
     # -- test hooks ----------------------------------------------------------------------------
-    def freeze(self) -> None:
-        """Stop the market: no more diffs, trades or tickers until :meth:`unfreeze`."""
-        self.frozen = True
-
-    def unfreeze(self) -> None:
-        """Let the market move again."""
-        self.frozen = False
-
     def true_book(self, symbol: str) -> TrueBook:
         """Return the exact true book of ``symbol`` (Decimal prices and quantities)."""
         last_id, bids, asks = self.market[symbol].snapshot()
-
-        def dec(levels: list[tuple[int, int]]) -> tuple[tuple[Decimal, Decimal], ...]:
-            return tuple(
-                (fixed_to_decimal(p, SCALE), fixed_to_decimal(q, SCALE)) for p, q in levels
-            )
-
-        return TrueBook(last_id, dec(bids), dec(asks))
-
-    def disconnect(self) -> int:
-        """Drop every open stream connection without a close frame; return how many."""
-        sessions = list(self.sessions)
-        for session in sessions:
-            session.conn.abort()
-        return len(sessions)
-
-    def stall(self) -> int:
-        """Stop sending data on every open connection (pings are still answered)."""
-        for session in self.sessions:
-            session.stalled = True
-        return len(self.sessions)
-
-    def server_shutdown(self) -> int:
-        """Announce maintenance (``serverShutdown``) now and disconnect after the grace time."""
-        sessions = list(self.sessions)
-        event = orjson.dumps({"e": "serverShutdown", "E": self._now_ms()})
-        for session in sessions:
-            session.send(self._frame(session, "!serverShutdown", event))
-        self._supervisor.spawn(self._close_later, sessions, name="shutdown")
-        return len(sessions)
-
-    def _close_later(self, sessions: list[_BinanceSession]) -> None:
-        self.clock.sleep(self.shutdown_grace_s)
-        for session in sessions:
-            session.conn.close(1001, "server shutdown")
+        return TrueBook(last_id, _decimals(bids), _decimals(asks))
 
     def prepare_flood(
         self, symbol: str, count: int, max_actions: int = 4, *, hold: bool = False
@@ -327,29 +252,26 @@ class BinanceSimVenue:
         """
         market = self.market[symbol]
         self.freeze()
-        stream = f"{symbol.lower()}@depth@100ms"
         now = self._now_ms()
-        lead = orjson.dumps(self._depth_event(market.step(now, max_actions)[0]))
+        lead = orjson.dumps(depth_event(market.step(now, max_actions)[0]))
         self._pinned[symbol] = _Pinned(market)
         diffs = [market.step(now, max_actions)[0] for _ in range(count)]
-        payloads = [orjson.dumps(self._depth_event(diff)) for diff in diffs]
-        self._floods[stream] = _Flood(
-            {c: _encode(stream, lead, c) for c in (False, True)},
-            {c: _chunks(stream, payloads, c) for c in (False, True)},
-            hold,
-        )
+        payloads = [orjson.dumps(depth_event(diff)) for diff in diffs]
+        self.hold_flood(_fast(symbol), lead, payloads, hold)
         return sum(len(diff.bids) + len(diff.asks) for diff in diffs)
 
-    # -- market loop ---------------------------------------------------------------------------
-    def _tick_loop(self) -> None:
-        while True:
-            self.clock.sleep(self.tick_s)
-            if not self.frozen:
-                self.tick()
+    def release_flood(self, stream: str, *, by_trigger: bool = False) -> bool:
+        """Release a held flood (``stream`` or a symbol, e.g. ``"BTCUSDT"``)."""
+        if "@" not in stream:
+            stream = _fast(stream)
+        released = super().release_flood(stream, by_trigger=by_trigger)
+        if released:
+            self._pinned.pop(stream.partition("@")[0].upper(), None)
+        return released
 
-    def tick(self) -> None:
-        """Step every symbol once and publish the results (the loop calls this)."""
-        self.ticks += 1
+    # -- market --------------------------------------------------------------------------------
+    def on_tick(self) -> None:
+        """Step every symbol once and publish the results."""
         flood = self.faults.take_flood()
         for market in self.market.symbols.values():
             if self.faults.stale_snapshots and market.symbol not in self._stale:
@@ -362,43 +284,30 @@ class BinanceSimVenue:
     def _now_ms(self) -> int:
         return self.clock.time_ns() // NS_PER_MS
 
-    def _depth_event(self, diff: DepthDiff) -> dict[str, Any]:
-        return {
-            "e": "depthUpdate",
-            "E": diff.event_time_ms,
-            "s": diff.symbol,
-            "U": diff.first_id,
-            "u": diff.last_id,
-            "b": _levels(diff.bids),
-            "a": _levels(diff.asks),
-        }
-
     def _publish(self, market: SymbolMarket, diff: DepthDiff, trades: list[SimTrade]) -> None:
         symbol = market.symbol
         lower = symbol.lower()
-        fast = f"{lower}@depth@100ms"
-        if self._subscribers.get(fast) and not self.faults.take_drop(symbol):
-            payload = orjson.dumps(self._depth_event(diff))
-            self._broadcast(fast, payload)
+        fast = _fast(symbol)
+        if self.has_subscribers(fast) and not self.faults.take_drop(symbol):
+            payload = orjson.dumps(depth_event(diff))
+            self.broadcast(fast, payload)
             if self.faults.take_duplicate(symbol):
-                self._broadcast(fast, payload)
+                self.broadcast(fast, payload)
         self._merge_slow(diff)
         if self.ticks % SLOW_DEPTH_EVERY == 0:
             self._flush_slow(symbol, f"{lower}@depth", diff.event_time_ms)
         for trade in trades:
-            self._publish_trade(lower, trade)
-        top = (market.best_bid(), market.best_ask())
-        if top != self._tops.get(symbol) and top[0] and top[1]:
-            self._tops[symbol] = top
-            ticker = {
-                "u": market.update_id,
-                "s": symbol,
-                "b": _f(top[0][0]),
-                "B": _f(top[0][1]),
-                "a": _f(top[1][0]),
-                "A": _f(top[1][1]),
-            }
-            self._broadcast(f"{lower}@bookTicker", orjson.dumps(ticker))
+            raw, agg = trade_events(trade)
+            if self.has_subscribers(f"{lower}@trade"):
+                self.broadcast(f"{lower}@trade", orjson.dumps(raw))
+            if self.has_subscribers(f"{lower}@aggTrade"):
+                self.broadcast(f"{lower}@aggTrade", orjson.dumps(agg))
+        bid, ask = market.best_bid(), market.best_ask()
+        if (bid, ask) != self._tops.get(symbol) and bid and ask:
+            self._tops[symbol] = (bid, ask)
+            ticker = {"u": market.update_id, "s": symbol, "b": _f(bid[0]), "B": _f(bid[1])}
+            ticker.update({"a": _f(ask[0]), "A": _f(ask[1])})
+            self.broadcast(f"{lower}@bookTicker", orjson.dumps(ticker))
 
     def _merge_slow(self, diff: DepthDiff) -> None:
         first, bids, asks = self._slow.get(diff.symbol, (diff.first_id, {}, {}))
@@ -408,146 +317,101 @@ class BinanceSimVenue:
 
     def _flush_slow(self, symbol: str, stream: str, now_ms: int) -> None:
         merged = self._slow.pop(symbol, None)
-        if merged is None or not self._subscribers.get(stream):
+        if merged is None or not self.has_subscribers(stream):
             return
         first, bids, asks = merged
         last = self.market[symbol].update_id
         diff = DepthDiff(symbol, first, last, now_ms, tuple(bids.items()), tuple(asks.items()))
-        self._broadcast(stream, orjson.dumps(self._depth_event(diff)))
+        self.broadcast(stream, orjson.dumps(depth_event(diff)))
 
-    def _publish_trade(self, lower: str, trade: SimTrade) -> None:
-        common = {"E": trade.time_ms, "s": trade.symbol}
-        price, qty = _f(trade.price), _f(trade.qty)
-        if self._subscribers.get(f"{lower}@trade"):
-            event = {"e": "trade", **common, "t": trade.trade_id, "p": price, "q": qty}
-            event.update({"T": trade.time_ms, "m": trade.buyer_is_maker, "M": True})
-            self._broadcast(f"{lower}@trade", orjson.dumps(event))
-        if self._subscribers.get(f"{lower}@aggTrade"):
-            event = {"e": "aggTrade", **common, "a": trade.trade_id, "p": price, "q": qty}
-            event.update({"f": trade.trade_id, "l": trade.trade_id, "T": trade.time_ms})
-            event.update({"m": trade.buyer_is_maker, "M": True})
-            self._broadcast(f"{lower}@aggTrade", orjson.dumps(event))
+    # -- websocket dialect ---------------------------------------------------------------------
+    def encode(self, encoding: Hashable, stream: str, payload: bytes) -> bytes:
+        """Wrap ``payload`` in ``{"stream":..,"data":..}`` for combined sessions."""
+        if encoding is COMBINED:
+            payload = b'{"stream":"' + stream.encode() + b'","data":' + payload + b"}"
+        return encode_text_frame(payload)
 
-    def _broadcast(self, stream: str, payload: bytes) -> None:
-        frames: dict[bool, bytes] = {}
-        for session in self._subscribers.get(stream, ()):
-            combined = session.combined
-            frame = frames.get(combined)
-            if frame is None:
-                frame = frames[combined] = self._frame(session, stream, payload)
-            session.send(frame)
+    def shutdown_notice(self) -> tuple[str, bytes]:
+        """Return the ``serverShutdown`` event (combined stream name ``!serverShutdown``)."""
+        return "!serverShutdown", orjson.dumps({"e": "serverShutdown", "E": self._now_ms()})
 
-    @staticmethod
-    def _frame(session: _BinanceSession, stream: str, payload: bytes) -> bytes:
-        return _encode(stream, payload, session.combined)
-
-    # -- websocket -----------------------------------------------------------------------------
-    def _serve(self, conn: ServerConnection) -> None:
-        self.connections_accepted += 1
-        session = _BinanceSession(
-            conn,
-            self._supervisor,
-            self.clock,
-            ping_interval_s=self.ping_interval_s,
-            pong_timeout_s=self.pong_timeout_s,
-            max_inbound_per_s=self.max_inbound_per_s,
-        )
-        url = urlsplit(conn.path)
-        streams: list[str] = []
-        if url.path == "/stream" or url.path == "/stream/":
-            session.combined = True
+    def open_session(self, session: StreamSession) -> list[str] | None:
+        """Return the streams of a ``/ws[/<s>..]`` or ``/stream[?streams=..]`` URL."""
+        url = urlsplit(session.conn.path)
+        if url.path in ("/stream", "/stream/"):
+            session.encoding = COMBINED
             query = dict(parse_qsl(url.query))
             streams = [s for s in query.get("streams", "").split("/") if s]
         elif url.path == "/ws" or url.path.startswith("/ws/"):
-            session.combined = False
+            session.encoding = RAW
             streams = [s for s in url.path[4:].split("/") if s]
         else:
-            conn.close(1008, "unknown path")
-            return
+            session.conn.close(1008, "unknown path")
+            return None
         if len(streams) > self.max_streams:
-            conn.close(1008, f"more than {self.max_streams} streams")
-            return
-        self._subscribe(session, streams)
-        self.sessions.append(session)
-        try:
-            session.run(lambda kind, data: self._on_message(session, kind, data))
-        finally:
-            if session.close_reason == "too many messages":
-                self.closed_for_rate += 1
-            self.sessions.remove(session)
-            self._unsubscribe(session, list(session.subscriptions))
+            session.conn.close(1008, f"more than {self.max_streams} streams")
+            return None
+        return streams
 
-    def _subscribe(self, session: _BinanceSession, streams: Iterable[str]) -> None:
-        for stream in streams:
-            session.subscriptions[stream] = None
-            self._subscribers[stream].add(session)
-            flood = self._floods.get(stream)
-            if flood is not None:
-                session.send(flood.lead[session.combined])
-
-    def _unsubscribe(self, session: _BinanceSession, streams: Iterable[str]) -> None:
-        for stream in streams:
-            session.subscriptions.pop(stream, None)
-            self._subscribers[stream].discard(session)
-
-    def _on_message(self, session: _BinanceSession, kind: str, data: bytes) -> None:
+    def on_client_message(self, session: StreamSession, kind: str, data: bytes) -> None:
+        """Answer SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_ / GET_PROPERTY."""
         try:
             request = orjson.loads(data)
         except orjson.JSONDecodeError:
-            self._reply_error(session, 3, "Invalid JSON: expected value", None)
+            self._reply(session, None, error=(3, "Invalid JSON: expected value"))
             return
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
-            self._reply_error(session, 2, "Invalid request: missing field `method`", None)
+            self._reply(session, None, error=(2, "Invalid request: missing field `method`"))
             return
-        request_id = request.get("id")
+        request_id, method = request.get("id"), request["method"]
         params = request.get("params", [])
-        method = request["method"]
         if not isinstance(params, list) or not all(isinstance(p, (str, bool)) for p in params):
-            self._reply_error(session, 2, "Invalid request: params must be a list", request_id)
+            self._reply(session, request_id, error=(2, "Invalid request: params must be a list"))
             return
+        streams = [p for p in params if isinstance(p, str)]
         result: Any = None
         if method == "SUBSCRIBE":
-            new = [p for p in params if isinstance(p, str) and p not in session.subscriptions]
+            new = [s for s in streams if s not in session.subscriptions]
             if len(session.subscriptions) + len(new) > self.max_streams:
-                self._reply_error(session, 2, "Invalid request: too many streams", request_id)
+                self._reply(session, request_id, error=(2, "Invalid request: too many streams"))
                 return
-            self._subscribe(session, new)
+            self.subscribe(session, new)
         elif method == "UNSUBSCRIBE":
-            self._unsubscribe(session, [p for p in params if isinstance(p, str)])
+            self.unsubscribe(session, streams)
         elif method == "LIST_SUBSCRIPTIONS":
             result = list(session.subscriptions)
         elif method == "SET_PROPERTY" and params[:1] == ["combined"] and len(params) == 2:
-            session.combined = bool(params[1])
+            session.encoding = COMBINED if params[1] else RAW
         elif method == "GET_PROPERTY" and params == ["combined"]:
-            result = session.combined
+            result = session.encoding is COMBINED
         else:
-            self._reply_error(session, 2, f"Invalid request: unknown method {method}", request_id)
+            self._reply(session, request_id, error=(2, f"Invalid request: unknown {method}"))
             return
-        session.send(encode_text_frame(orjson.dumps({"result": result, "id": request_id})))
+        self._reply(session, request_id, result)
 
     @staticmethod
-    def _reply_error(session: _BinanceSession, code: int, msg: str, request_id: Any) -> None:
-        body = {"error": {"code": code, "msg": msg}, "id": request_id}
+    def _reply(
+        session: StreamSession, request_id: Any, result: Any = None, error: Any = None
+    ) -> None:
+        body = {"result": result, "id": request_id}
+        if error is not None:
+            body = {"error": {"code": error[0], "msg": error[1]}, "id": request_id}
         session.send(encode_text_frame(orjson.dumps(body)))
 
     # -- REST ----------------------------------------------------------------------------------
     def _weighted(self, response: HttpResponse, weight: int) -> HttpResponse:
-        now = self.clock.monotonic_ns()
-        self._weights.append((now, weight))
-        while self._weights and now - self._weights[0][0] >= 60 * NS_PER_SECOND:
-            self._weights.popleft()
-        used = sum(w for _, w in self._weights)
-        if used > WEIGHT_LIMIT_1M:
+        used = self.weight.charge(weight)
+        if used > self.weight.limit:
             body = {"code": -1003, "msg": "Too much request weight used; please use WebSocket."}
             return json_response(body, 429, [("Retry-After", "60")])
         header = ("X-MBX-USED-WEIGHT-1M", str(used))
         return HttpResponse(response.status, response.body, (*response.headers, header))
 
+    def _error(self, status: int, code: int, msg: str, weight: int) -> HttpResponse:
+        return self._weighted(json_response({"code": code, "msg": msg}, status), weight)
+
     def _time(self, request: HttpRequest) -> HttpResponse:
         return self._weighted(json_response({"serverTime": self._now_ms()}), 1)
-
-    def _bad_symbol(self, weight: int) -> HttpResponse:
-        return self._weighted(json_response({"code": -1121, "msg": "Invalid symbol."}, 400), weight)
 
     def _exchange_info(self, request: HttpRequest) -> HttpResponse:
         wanted: list[str] = list(self.specs)
@@ -557,9 +421,9 @@ class BinanceSimVenue:
             try:
                 wanted = list(orjson.loads(request.query["symbols"]))
             except orjson.JSONDecodeError:
-                return self._weighted(json_response({"code": -1100, "msg": "Bad"}, 400), 20)
+                return self._error(400, -1100, "Illegal characters in 'symbols'.", 20)
         if any(symbol not in self.specs for symbol in wanted):
-            return self._bad_symbol(20)
+            return self._error(400, -1121, "Invalid symbol.", 20)
         body = exchange_info([self.specs[s] for s in wanted], self._now_ms())
         return self._weighted(json_response(body), 20)
 
@@ -571,46 +435,29 @@ class BinanceSimVenue:
             limit = 0
         weight = depth_weight(limit)
         if symbol not in self.specs:
-            return self._bad_symbol(weight)
+            return self._error(400, -1121, "Invalid symbol.", weight)
         if limit < 1:
-            body = {"code": -1100, "msg": "Illegal characters found in parameter 'limit'."}
-            return self._weighted(json_response(body, 400), weight)
-        market = self.market[symbol]
-        source: _Pinned | None = self._pinned.get(symbol)
+            return self._error(400, -1100, "Illegal characters found in parameter 'limit'.", weight)
+        source = self._pinned.get(symbol)
         if source is None and symbol in self._stale and self.faults.take_stale_snapshot(symbol):
-            source = self._stale.pop(symbol, None)
+            source = self._stale.pop(symbol)
         if source is None:
-            source = _Pinned(market)
+            source = _Pinned(self.market[symbol])
         body = {
             "lastUpdateId": source.update_id,
             "bids": _levels(source.bids[:limit]),
             "asks": _levels(source.asks[:limit]),
         }
-        response = json_response(body)
         if self.faults.snapshot_delay_s > 0:
-            self.clock.sleep(self.faults.snapshot_delay_s)  # taken now, answered late
+            self.clock.sleep(self.faults.snapshot_delay_s)  # taken before, answered late
         self.snapshots_served += 1
-        self.release_flood(symbol, by_snapshot=True)
-        return self._weighted(response, weight)
-
-    def flood_bytes(self, symbol: str) -> int:
-        """Return the size of a prepared flood's combined-stream frames (0 if none)."""
-        flood = self._floods.get(f"{symbol.lower()}@depth@100ms")
-        return sum(map(len, flood.chunks[True])) if flood is not None else 0
-
-    def release_flood(self, symbol: str, *, by_snapshot: bool = False) -> bool:
-        """Write a prepared flood to its subscribers now; False if none was pending."""
-        stream = f"{symbol.lower()}@depth@100ms"
-        flood = self._floods.get(stream)
-        if flood is None or (by_snapshot and flood.hold):
-            return False
-        del self._floods[stream]
-        self._pinned.pop(symbol, None)
-        for session in list(self._subscribers.get(stream, ())):
-            for chunk in flood.chunks[session.combined]:
-                session.send(chunk)
-        return True
+        self.release_flood(symbol, by_trigger=True)
+        return self._weighted(json_response(body), weight)
 
     def _release_request(self, request: HttpRequest) -> HttpResponse:
         released = self.release_flood(request.query.get("symbol", ""))
         return json_response({"released": released}, 200 if released else 404)
+
+
+def _fast(symbol: str) -> str:
+    return f"{symbol.lower()}@depth@100ms"
