@@ -199,11 +199,14 @@ class _Pump:
                 session = link.session
                 deadline = session.next_deadline_ns()
                 if deadline is not None and deadline <= now:
-                    session.tick()
                     try:
+                        session.tick()
                         link.flush()
                     except ConnectionLost as e:
                         log.info("%s: %s", self.supervisor.name, e)
+                    except Exception:  # a bug must cost this connection, not every timer
+                        log.exception("%s: session timer failed", self.supervisor.name)
+                        link.close()
                     deadline = session.next_deadline_ns()
                 if deadline is not None:
                     wait = min(wait, max(0.0, (deadline - now) / NS_PER_SECOND))
@@ -321,6 +324,10 @@ class FixInitiator(_Pump):
         except ConnectionLost as e:
             self.last_error = e
             reason = str(e)
+        except Exception as e:  # a bug costs this connection; the reconnect loop carries on
+            log.exception("%s: session failed", self.supervisor.name)
+            self.last_error = e
+            reason = f"internal error: {e!r}"
         finally:
             self.session.connection_lost(reason)
             link.close()

@@ -291,3 +291,32 @@ def test_acceptor_close_logs_out_connected_initiators(clock: ManualClock) -> Non
         wait_for(lambda: SessionEventKind.LOGGED_OUT in [e.kind for e in events])
     finally:
         client.close()
+
+
+def test_a_failing_hook_costs_one_connection_and_the_initiator_reconnects(
+    clock: ManualClock, venue: Venue
+) -> None:
+    calls: list[int] = []
+
+    def flaky_hook(context: Any) -> list[tuple[int, Any]]:
+        calls.append(context.msg_seq_num)
+        if len(calls) == 1:
+            raise RuntimeError("signer not ready")
+        return []
+
+    config = SessionConfig("CLIENT", "VENUE", role=Role.INITIATOR)
+    client = FixInitiator(
+        Session(config, clock=clock, logon_hook=flaky_hook),
+        FixAddress(venue.host, venue.port),
+        clock=clock,
+        backoff=Backoff(initial_s=1.0, jitter=0.0),
+    )
+    client.start()
+    try:
+        wait_for(lambda: isinstance(client.last_error, RuntimeError))
+        wait_for(lambda: clock.sleepers >= 2)
+        clock.advance(1.0)
+        assert client.wait_logged_on(WAIT)
+        assert len(calls) == 2 and client.connections == 2
+    finally:
+        client.close()
