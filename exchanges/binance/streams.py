@@ -20,7 +20,7 @@ from orjson import JSONDecodeError
 from orjson import loads as orjson_loads
 
 from connectivity.connector.streams import Subscriptions
-from connectivity.core.book import BookDelta, BookSnapshot
+from connectivity.core.book import BookSnapshot
 from connectivity.core.book_sync import BookSync
 from connectivity.errors import ParseError, UnknownEnumValue
 from exchanges.binance.constants import VENUE
@@ -35,11 +35,18 @@ from exchanges.binance.parsers import (
     parse_depth_update,
 )
 
-__all__ = ["BinanceStreamRouter", "LatencyRing", "StreamControl"]
+__all__ = [
+    "LATENCY_EVERY",
+    "BinanceStreamRouter",
+    "LatencyRing",
+    "StreamControl",
+    "depth_watch_key",
+]
 
 log = logging.getLogger(__name__)
 
 TOUCH_EVERY_NS = 100_000_000  # touch a subscription's watchdog at most every 100 ms
+LATENCY_EVERY = 4  # sample one depth update in four for the latency percentiles
 
 
 class StreamControl(Protocol):
@@ -138,17 +145,16 @@ class BinanceStreamRouter:
             else:
                 data = msg
             if type(data) is dict and data.get("e") == "depthUpdate":
-                self._on_delta(parse_depth_update(data, ts_recv), ts_recv)
+                delta = parse_depth_update(data, ts_recv)
+            else:
+                if stream is not None and type(stream) is not str:
+                    raise ParseError("combined-stream name is not a string", venue=VENUE)
+                self._dispatch(parse_data(data, ts_recv, stream))
                 return
-            if stream is not None and type(stream) is not str:
-                raise ParseError("combined-stream name is not a string", venue=VENUE)
-            parsed = parse_data(data, ts_recv, stream)
         except ParseError as exc:
             self._count(exc)
             return
-        self._dispatch(parsed)
-
-    def _on_delta(self, delta: BookDelta, ts_recv: int) -> None:
+        # The hot path, inlined: one depth update to its book.
         symbol = delta.symbol
         if symbol not in self.symbols:
             self._count(UnknownEnumValue(f"depth for unsubscribed symbol {symbol!r}"))
@@ -159,7 +165,8 @@ class BinanceStreamRouter:
         if ts_recv - self._touched[symbol] > TOUCH_EVERY_NS and self.control is not None:
             self._touched[symbol] = ts_recv
             self.control.touch(self._watch[symbol])
-        if self._books[symbol].update_id == delta.last_id:  # applied live (not buffered)
+        # Sample feed latency on every LATENCY_EVERY-th update that went live into the book.
+        if not self.deltas % LATENCY_EVERY and self._books[symbol].update_id == delta.last_id:
             ring = self.latency.get(symbol)
             if ring is None:
                 ring = self.latency[symbol] = LatencyRing()

@@ -12,7 +12,7 @@ from connectivity.core.book_sync import BookSync
 from exchanges.binance.connector import encode_request
 from exchanges.binance.constants import BOOK_INTEGRITY, BOOK_SEQUENCE_RULE
 from exchanges.binance.parsers import BookTicker, PublicTrade
-from exchanges.binance.streams import BinanceStreamRouter
+from exchanges.binance.streams import LATENCY_EVERY, BinanceStreamRouter
 
 
 class _Control:
@@ -59,6 +59,9 @@ def test_depth_updates_build_the_book_touch_the_watchdog_and_sample_latency() ->
     assert sync.book("BTCUSDT").best_bid() == (10_050_000_000, 100_000_000)
     router.on_message(_depth(14, 14, [["100.50", "2"]]), 200_000_001)  # too soon to touch
     assert control.touched == ["btcusdt@depth", "btcusdt@depth"]
+    for update_id in range(15, 15 + 2 * LATENCY_EVERY):
+        router.on_message(_depth(update_id, update_id, [["100.50", "3"]]), 200_000_002)
+    # one sample per LATENCY_EVERY updates that went live (the first update was buffered)
     assert router.latency["BTCUSDT"].samples == [2_000_000_000_000 - 1_000 * 1_000_000] * 2
 
 
