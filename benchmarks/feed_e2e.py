@@ -192,7 +192,7 @@ def client_cryptofeed(info: dict[str, Any]) -> dict[str, Any]:
 
     connection.WSAsyncConn.__init__ = init
 
-    class LocalBinance(Binance):  # type: ignore[misc]
+    class LocalBinance(Binance):
         websocket_endpoints = [WebsocketEndpoint(info["ws"])]
         rest_endpoints = [
             RestEndpoint(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Hashable, Iterable
+from typing import TypeVar
 
 import attrs
 
@@ -29,6 +30,7 @@ from connectivity.sim.wsserver import ServerConnection, WebSocketServer, encode_
 __all__ = ["Flood", "SimVenue"]
 
 CHUNK_FRAMES = 256  # frames per queued chunk when flooding
+V = TypeVar("V", bound="SimVenue")
 
 
 @attrs.frozen
@@ -77,7 +79,7 @@ class SimVenue:
         self.ws = WebSocketServer(self._serve)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> SimVenue:
+    def start(self: V) -> V:
         """Start both servers and the market loop; return self."""
         self.http.start()
         self.ws.start()
@@ -90,7 +92,7 @@ class SimVenue:
         self.ws.close(timeout=2.0)
         self.http.close(timeout=2.0)
 
-    def __enter__(self) -> SimVenue:
+    def __enter__(self: V) -> V:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
