@@ -1,0 +1,243 @@
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectivity.core.book import BookDelta, BookSnapshot
+from connectivity.core.models import Side
+from connectivity.errors import ParseError, UnknownEnumValue
+from exchanges.binance.constants import TIME_UNIT_NS
+from exchanges.binance.parsers import (
+    BookTicker,
+    PublicTrade,
+    ServerShutdown,
+    WsError,
+    WsResponse,
+    clean_frame,
+    parse_book_ticker,
+    parse_data,
+    parse_depth_snapshot,
+    parse_depth_update,
+    parse_frame,
+    parse_server_shutdown,
+    parse_trade,
+    parse_ws_response,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MS = 1_000_000
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes().strip()
+
+
+def test_recorded_combined_depth_update_parses_to_exact_ints() -> None:
+    delta = parse_frame(fixture("depth_update_combined.json"), ts_recv=42)
+    assert delta == BookDelta(
+        "NKNUSDT",
+        499869750,
+        499869752,
+        [
+            (35_130_000, 619_500_000_000),
+            (34_750_000, 554_800_000_000),
+            (34_640_000, 622_200_000_000),
+        ],
+        [],
+        1633998512068 * MS,
+        42,
+    )
+
+
+def test_recorded_delete_level_has_quantity_zero() -> None:
+    delta = parse_frame(fixture("depth_update_delete.json"), 1)
+    assert isinstance(delta, BookDelta)
+    assert delta.bids == [(624_800_000, 9_140_000_000), (608_400_000, 0)]
+
+
+def test_documented_raw_depth_update_with_short_decimals_parses_exactly() -> None:
+    delta = parse_frame(fixture("depth_update_raw.json"), 7)
+    assert isinstance(delta, BookDelta)
+    assert (delta.symbol, delta.first_id, delta.last_id) == ("BNBBTC", 157, 160)
+    assert delta.bids == [(240_000, 1_000_000_000)]
+    assert delta.asks == [(260_000, 10_000_000_000)]
+
+
+def test_str_and_bytes_frames_parse_identically() -> None:
+    raw = fixture("depth_update_combined.json")
+    assert parse_frame(raw, 1) == parse_frame(raw.decode(), 1)
+    assert parse_frame(bytearray(raw), 1) == parse_frame(raw, 1)
+
+
+def test_microsecond_time_unit_scales_event_time() -> None:
+    data = orjson.loads(fixture("depth_update_raw.json"))
+    delta = parse_depth_update(data, 0, TIME_UNIT_NS["MICROSECOND"])
+    assert delta.ts_event == 1672515782136 * 1_000
+
+
+def test_recorded_depth_snapshot_parses_with_update_id() -> None:
+    snapshot = parse_depth_snapshot(fixture("depth_snapshot.json"), "RUNEEUR", 9)
+    assert isinstance(snapshot, BookSnapshot)
+    assert snapshot.last_id == 15602511
+    assert snapshot.bids[0] == (625_100_000, 6_930_000_000)
+    assert snapshot.asks[-1] == (628_500_000, 4_770_000_000)
+    assert snapshot.ts_recv == 9 and snapshot.ts_event == 0
+
+
+def test_partial_depth_takes_its_symbol_from_the_stream_name() -> None:
+    snapshot = parse_frame(fixture("partial_depth_combined.json"), 3)
+    assert isinstance(snapshot, BookSnapshot)
+    assert (snapshot.symbol, snapshot.last_id) == ("BNBBTC", 160)
+
+
+def test_recorded_book_ticker_parses() -> None:
+    ticker = parse_frame(fixture("book_ticker_combined.json"), 5)
+    assert ticker == BookTicker(
+        "NKNUSDT", 499869768, 35_210_000, 67_200_000_000, 35_260_000, 319_900_000_000, 5
+    )
+    raw = parse_frame(fixture("book_ticker_raw.json"), 5)
+    assert isinstance(raw, BookTicker) and raw.symbol == "BNBUSDT"
+
+
+def test_recorded_agg_trade_parses_with_aggressor_side() -> None:
+    trade = parse_frame(fixture("agg_trade_combined.json"), 8)
+    assert trade == PublicTrade(
+        "NKNUSDT",
+        15683430,
+        35_280_000,
+        5_800_000_000,
+        Side.BUY,  # m=false: the buyer was the taker
+        1633998523963 * MS,
+        1633998523963 * MS,
+        8,
+        True,
+        19862790,
+        19862790,
+    )
+
+
+def test_documented_trade_with_buyer_maker_is_a_sell() -> None:
+    trade = parse_frame(fixture("trade.json"), 1)
+    assert isinstance(trade, PublicTrade)
+    assert (trade.trade_id, trade.aggressor, trade.aggregate) == (12345, Side.SELL, False)
+    assert trade.first_trade_id is None
+
+
+def test_server_shutdown_parses_raw_and_combined() -> None:
+    expected = ServerShutdown(1747987200000 * MS, 2)
+    assert parse_frame(fixture("server_shutdown.json"), 2) == expected
+    assert parse_frame(fixture("server_shutdown_combined.json"), 2) == expected
+
+
+def test_control_replies_parse_to_results_and_errors() -> None:
+    assert parse_frame(fixture("subscribe_ack.json"), 0) == WsResponse(1, None)
+    assert parse_frame(fixture("list_subscriptions.json"), 0) == WsResponse(3, ["btcusdt@aggTrade"])
+    error = parse_frame(fixture("ws_error.json"), 0)
+    assert error == WsError(None, 2, "Invalid request: request ID must be an unsigned integer")
+    nested = parse_ws_response({"error": {"code": 0, "msg": "Unknown property"}, "id": "a1"})
+    assert nested == WsError("a1", 0, "Unknown property")
+
+
+def test_unknown_event_type_raises_unknown_enum_value() -> None:
+    with pytest.raises(UnknownEnumValue, match="kline"):
+        parse_frame(fixture("kline_combined.json"), 0)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"stream": 5, "data": {}}',
+        b'{"stream": "x@depth"}',
+        b'{"foo": 1}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":"1","u":2,"b":[],"a":[]}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":3,"u":2,"b":[],"a":[]}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["1.0"]],"a":[]}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["1.0","x"]],"a":[]}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["1.00000000","-1.00000000"]],"a":[]}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[[1.5,"1.00000000"]],"a":[]}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[],"a":[["1.00000000",2]]}',
+        b'{"e":"depthUpdate","E":true,"s":"X","U":1,"u":2,"b":[],"a":[]}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"a":[]}',
+        b'{"e":"trade","E":1,"s":"X","t":1,"p":"1","q":"1","T":1,"m":"yes"}',
+        b'{"e":"serverShutdown"}',
+        b'{"u":1,"s":"X","b":"1","B":"1","a":"x","A":"1"}',
+        b'{"result":null,"id":[1]}',
+        b'{"code":"2","msg":"bad"}',
+    ],
+)
+def test_malformed_messages_raise_parse_error(payload: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_frame(payload, 0)
+
+
+@pytest.mark.parametrize(
+    "qty",
+    [
+        "1_0.00000000",  # int() would take the underscore
+        " 1.00000000",  # or the space
+        "+1.00000000",  # or the sign
+        "1.2.45678901",  # two dots
+        "\\u0661.00000000",  # an escaped Arabic-Indic digit (int() reads it as 1)
+    ],
+)
+def test_quantity_fast_path_never_accepts_what_a_strict_parse_refuses(qty: str) -> None:
+    head = '{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["1.00000000","'
+    frame = (head + qty + '"]],"a":[]}').encode()
+    with pytest.raises(ParseError):
+        parse_frame(frame, 0)
+
+
+def test_clean_frame_detects_characters_int_would_tolerate() -> None:
+    assert clean_frame(b'{"b":[["1.00000000","2.00000000"]]}')
+    assert not clean_frame(b'{"b": [["1.00000000","2.00000000"]]}')
+    assert not clean_frame('{"s":"\u00e9"}'.encode())
+
+
+def test_parse_data_routes_an_already_decoded_payload() -> None:
+    data = orjson.loads(fixture("trade.json"))
+    assert isinstance(parse_data(data, 0), PublicTrade)
+    assert isinstance(parse_trade(data, 0), PublicTrade)
+    assert isinstance(
+        parse_book_ticker(orjson.loads(fixture("book_ticker_raw.json")), 0), BookTicker
+    )
+    assert parse_server_shutdown({"E": 2}, 0).ts_event == 2 * MS
+    with pytest.raises(ParseError):
+        parse_data("text", 0)
+
+
+def test_unknown_trade_kind_is_an_unknown_enum_value() -> None:
+    with pytest.raises(UnknownEnumValue):
+        parse_trade({"e": "blockTrade", "m": True}, 0)
+
+
+def _levels(draw_prices: list[int], draw_qtys: list[int]) -> list[list[str]]:
+    return [
+        [f"{p // 10**8}.{p % 10**8:08d}", f"{q // 10**8}.{q % 10**8:08d}"]
+        for p, q in zip(draw_prices, draw_qtys, strict=False)
+    ]
+
+
+amounts = st.lists(st.integers(0, 10**15), min_size=0, max_size=8)
+
+
+@given(amounts, amounts, st.booleans())
+def test_fast_and_strict_paths_agree_on_any_8_decimal_levels(prices, qtys, combined) -> None:
+    data = {
+        "e": "depthUpdate",
+        "E": 1,
+        "s": "X",
+        "U": 1,
+        "u": 1,
+        "b": _levels(prices, qtys),
+        "a": _levels(qtys, prices),
+    }
+    raw = orjson.dumps({"stream": "x@depth", "data": data} if combined else data)
+    fast = parse_frame(raw, 0)
+    strict = parse_depth_update(orjson.loads(raw)["data"] if combined else orjson.loads(raw), 0)
+    assert fast == strict
+    assert isinstance(fast, BookDelta)
+    assert fast.bids == list(zip(prices, qtys, strict=False))
