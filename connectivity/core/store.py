@@ -5,9 +5,9 @@ MsgSeqNum and every message it sent (by MsgSeqNum, for answering ResendRequest).
 :class:`MemoryStore` keeps it in memory (venues that reset sequence numbers on every Logon need
 nothing more); :class:`FileStore` keeps it on disk, crash-safe:
 
-- sequence numbers live in a small file replaced atomically (write a temporary file, optionally
-  fsync it, ``os.replace`` over the old one), so a reader sees the old or the new pair, never
-  half of one;
+- sequence numbers live in a small file of two checksummed slots written alternately in place
+  (:class:`SeqNumFile`): a torn write spoils only the slot being written, so reopening finds
+  the new pair or the previous one, never half of one, at the cost of one ``pwrite``;
 - sent messages go to an :class:`AppendLog`: length- and CRC-framed records appended to one
   file. A crash mid-append leaves a torn tail, which reopening detects and cuts off.
 
@@ -28,7 +28,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from connectivity.errors import ConfigError
 
-__all__ = ["AppendLog", "FileStore", "MemoryStore", "Store"]
+__all__ = ["AppendLog", "FileStore", "MemoryStore", "SeqNumFile", "Store"]
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,60 @@ def _atomic_write(path: Path, data: bytes, *, fsync: bool) -> None:
             os.close(dir_fd)
 
 
+_SLOT = struct.Struct("<QQQI")  # generation, next sender, next target, CRC32 of the first 24
+_SLOT_SIZE = 32
+
+
+class SeqNumFile:
+    """Two sequence numbers persisted in place in two checksummed slots, written alternately.
+
+    Each update is one 32-byte ``pwrite`` into the older slot (plus ``fsync`` when asked), so
+    it costs microseconds rather than a file creation and rename per message. A torn write
+    (power loss mid-write) spoils only the slot being written; reopening takes the valid slot
+    with the highest generation, i.e. the previous pair. That is safe because the session
+    persists a number before the message it covers can reach the wire.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self._fsync = fsync
+        self.generation = 0
+        self.values = (1, 1)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        data = os.pread(self._fd, 2 * _SLOT_SIZE, 0)
+        best: tuple[int, int, int] | None = None
+        for offset in (0, _SLOT_SIZE):
+            chunk = data[offset : offset + _SLOT.size]
+            if len(chunk) < _SLOT.size:
+                continue
+            generation, sender, target, crc = _SLOT.unpack(chunk)
+            if generation and zlib.crc32(chunk[:24]) == crc and (not best or generation > best[0]):
+                best = (generation, sender, target)
+        if best is None:
+            if data.strip(b"\0"):
+                os.close(self._fd)
+                raise ConfigError(f"corrupt sequence number file {self.path} (no valid slot)")
+            return
+        if best[1] < 1 or best[2] < 1:
+            os.close(self._fd)
+            raise ConfigError(f"invalid sequence numbers in {self.path}: {best[1:]}")
+        self.generation, self.values = best[0], (best[1], best[2])
+
+    def write(self, sender: int, target: int) -> None:
+        """Persist the pair (durably when ``fsync``)."""
+        self.generation += 1
+        head = struct.pack("<QQQ", self.generation, sender, target)
+        slot = (head + struct.pack("<I", zlib.crc32(head))).ljust(_SLOT_SIZE, b"\0")
+        os.pwrite(self._fd, slot, (self.generation % 2) * _SLOT_SIZE)
+        if self._fsync:
+            os.fsync(self._fd)
+        self.values = (sender, target)
+
+    def close(self) -> None:
+        """Close the file."""
+        os.close(self._fd)
+
+
 class FileStore:
     """A crash-safe :class:`Store` in ``directory``: ``<name>.seqnums`` and ``<name>.messages``.
 
@@ -238,36 +292,20 @@ class FileStore:
             raise ConfigError(f"invalid store name: {name!r}")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._fsync = fsync
-        self._seq_path = self.directory / f"{name}.seqnums"
+        self._seqnums = SeqNumFile(self.directory / f"{name}.seqnums", fsync=fsync)
         self._log = AppendLog(self.directory / f"{name}.messages", fsync=fsync)
         self._positions: dict[int, int] = {}
         for position, seq in enumerate(self._log.keys()):
             self._positions[seq] = position  # a later copy of the same seq wins
-        self._sender, self._target = self._read_seqnums()
+        self._sender, self._target = self._seqnums.values
         last = self._log.last_key()
         if last is not None and last + 1 > self._sender:
             # Logged (so maybe sent) but the number update did not land before the crash.
             self._sender = last + 1
             self._write_seqnums()
 
-    def _read_seqnums(self) -> tuple[int, int]:
-        try:
-            text = self._seq_path.read_text("ascii").split()
-        except FileNotFoundError:
-            return 1, 1
-        try:
-            sender, target = int(text[0]), int(text[1])
-        except (IndexError, ValueError) as e:
-            # Atomic replace means this is not a torn write: someone edited the file.
-            raise ConfigError(f"corrupt sequence number file {self._seq_path}") from e
-        if sender < 1 or target < 1:
-            raise ConfigError(f"invalid sequence numbers in {self._seq_path}: {text}")
-        return sender, target
-
     def _write_seqnums(self) -> None:
-        data = f"{self._sender} {self._target}\n".encode("ascii")
-        _atomic_write(self._seq_path, data, fsync=self._fsync)
+        self._seqnums.write(self._sender, self._target)
 
     def next_sender_seq(self) -> int:
         """Return the next outgoing MsgSeqNum."""
@@ -313,8 +351,9 @@ class FileStore:
         return self._log.dropped_bytes
 
     def close(self) -> None:
-        """Close the message log."""
+        """Close both files."""
         self._log.close()
+        self._seqnums.close()
 
     def __repr__(self) -> str:
         return (

@@ -106,19 +106,39 @@ def test_crash_after_logging_but_before_number_update_never_reuses_a_seq(tmp_pat
     reopened.close()
 
 
-def test_leftover_temporary_numbers_file_from_a_crash_is_ignored(tmp_path: Path) -> None:
+def test_torn_write_of_the_newest_numbers_slot_falls_back_to_the_previous_pair(
+    tmp_path: Path,
+) -> None:
     store = FileStore(tmp_path, "S1", fsync=False)
-    store.set_next_target_seq(8)
+    store.set_next_target_seq(8)  # generation 1 -> slot 1
+    store.set_next_target_seq(9)  # generation 2 -> slot 0
     store.close()
-    (tmp_path / "S1.seqnums.tmp").write_bytes(b"99")  # a crash mid-write of the new file
+    path = tmp_path / "S1.seqnums"
+    data = bytearray(path.read_bytes())
+    data[8:20] = b"\xff" * 12  # power loss in the middle of writing slot 0
+    path.write_bytes(bytes(data))
     reopened = FileStore(tmp_path, "S1", fsync=False)
     assert (reopened.next_sender_seq(), reopened.next_target_seq()) == (1, 8)
-    reopened.set_next_target_seq(9)  # and the next write replaces it cleanly
+    reopened.set_next_target_seq(10)  # the next write goes to the spoiled slot and heals it
     reopened.close()
-    assert (tmp_path / "S1.seqnums").read_text() == "1 9\n"
+    again = FileStore(tmp_path, "S1", fsync=False)
+    assert again.next_target_seq() == 10
+    again.close()
 
 
-def test_hand_edited_numbers_file_is_a_config_error(tmp_path: Path) -> None:
+def test_numbers_file_written_in_place_survives_many_updates(tmp_path: Path) -> None:
+    store = FileStore(tmp_path, "S1", fsync=False)
+    for seq in range(2, 1002):
+        store.set_next_sender_seq(seq)
+        store.set_next_target_seq(seq + 5)
+    store.close()
+    assert (tmp_path / "S1.seqnums").stat().st_size == 64  # two slots, rewritten in place
+    reopened = FileStore(tmp_path, "S1", fsync=False)
+    assert (reopened.next_sender_seq(), reopened.next_target_seq()) == (1001, 1006)
+    reopened.close()
+
+
+def test_garbage_numbers_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "S1.seqnums").write_text("banana\n")
     with pytest.raises(ConfigError):
         FileStore(tmp_path, "S1")
