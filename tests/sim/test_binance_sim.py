@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import gevent
 import orjson
 import pytest
 import requests
 import websocket
 
+from connectivity.sim.faults import FaultKnobs
 from exchanges.binance.sim import BinanceSimVenue, depth_weight
 
 
@@ -170,3 +172,25 @@ def test_stalled_connection_sends_no_data_but_still_answers_pings(
         assert opcode == websocket.ABNF.OPCODE_PONG and frame.data == b"hi"
     finally:
         ws.close()
+
+
+def test_a_client_that_never_answers_pings_is_disconnected_after_the_pong_timeout() -> None:
+    with BinanceSimVenue(tick_s=1.0, ping_interval_s=0.05, pong_timeout_s=0.2) as sim:
+        ws = _connect(sim.ws_url + "/ws")  # we never read, so websocket-client never pongs
+        try:
+            with gevent.Timeout(5):
+                while sim.connections_accepted == 0 or sim.sessions:
+                    gevent.sleep(0.01)
+        finally:
+            ws.close()
+
+
+def test_fault_knobs_are_one_shot_per_symbol_and_reset_turns_them_off() -> None:
+    knobs = FaultKnobs(symbol="BTCUSDT", drop_diffs=1, duplicate_diffs=1, flood_diffs=5)
+    assert not knobs.take_drop("ETHUSDT")
+    assert knobs.take_drop("BTCUSDT") and not knobs.take_drop("BTCUSDT")
+    assert knobs.take_duplicate("BTCUSDT") and knobs.duplicated == 1
+    assert knobs.take_flood() == 5 and knobs.take_flood() == 0
+    knobs.stale_snapshots = 3
+    knobs.reset()
+    assert not knobs.take_stale_snapshot("BTCUSDT") and knobs.dropped == 1
