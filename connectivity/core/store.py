@@ -133,21 +133,25 @@ class AppendLog:
         self._end = self._recover()
 
     def _recover(self) -> int:
-        self._file.seek(0)
-        data = self._file.read()
+        # Streamed record by record: a long-lived log need not fit in memory to be opened.
+        size = os.fstat(self._file.fileno()).st_size
         offset = 0
-        while offset + _HEADER.size <= len(data):
-            length, key, crc = _HEADER.unpack_from(data, offset)
-            start = offset + _HEADER.size
-            if length > _MAX_RECORD or start + length > len(data):
-                break
-            payload = data[start : start + length]
-            if zlib.crc32(payload, zlib.crc32(key.to_bytes(8, "little"))) != crc:
-                break
-            self._index.append((key, start, length))
-            offset = start + length
-        if offset < len(data):
-            self.dropped_bytes = len(data) - offset
+        with open(self.path, "rb") as reader:
+            while offset + _HEADER.size <= size:
+                header = reader.read(_HEADER.size)
+                if len(header) < _HEADER.size:
+                    break
+                length, key, crc = _HEADER.unpack(header)
+                start = offset + _HEADER.size
+                if length > _MAX_RECORD or start + length > size:
+                    break
+                payload = reader.read(length)
+                if zlib.crc32(payload, zlib.crc32(key.to_bytes(8, "little"))) != crc:
+                    break
+                self._index.append((key, start, length))
+                offset = start + length
+        if offset < size:
+            self.dropped_bytes = size - offset
             log.warning("%s: dropping %d bytes of torn/corrupt tail", self.path, self.dropped_bytes)
             self._file.truncate(offset)
             self._sync()
