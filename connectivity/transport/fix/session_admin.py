@@ -185,28 +185,21 @@ class SessionAdmin:
         if heartbeat is None or heartbeat < 0:
             self._disconnect("Logon without a valid HeartBtInt")
             return
-        if reset and not self._sent_reset:
+        if not self._logon_verify(message, seq):
+            return
+        answering = self.state is not SessionState.LOGON_SENT  # not the answer to our Logon
+        if answering and not self._logon_acceptable(message, heartbeat):
+            return
+        if reset and not self._sent_reset:  # only once the Logon is known to be genuine
             self.store.reset()
             self._queue.clear()
             self._resend_range = None
             self._event(SessionEventKind.SEQUENCE_RESET, "peer reset sequence numbers", message)
-        if not self._logon_verify(message, seq):
-            return
         expected = self.store.next_target_seq()
         if seq < expected:
             self._fatal(f"MsgSeqNum too low, expecting {expected} but received {seq}")
             return
-        if self.state is not SessionState.LOGON_SENT:  # not our Logon's answer: answer it
-            policy = self.policy
-            if not policy.min_heartbeat_s <= heartbeat <= policy.max_heartbeat_s:
-                self._fatal(
-                    f"HeartBtInt must be {policy.min_heartbeat_s}..{policy.max_heartbeat_s}"
-                )
-                return
-            refusal = self._logon_check(message) if self._logon_check is not None else None
-            if refusal:
-                self._fatal(refusal)
-                return
+        if answering:
             self._heartbeat_ns = heartbeat * NS_PER_SECOND
             self._send_logon(heartbeat, message, reset=reset)
         else:
@@ -219,6 +212,18 @@ class SessionAdmin:
             self._too_high(None, seq, expected)  # the Logon itself is done: only consume it
         else:
             self._increment_target()
+
+    def _logon_acceptable(self, message: FixMessage, heartbeat: int) -> bool:
+        """Apply the policy's HeartBtInt bounds and the application's logon check."""
+        policy = self.policy
+        if not policy.min_heartbeat_s <= heartbeat <= policy.max_heartbeat_s:
+            self._fatal(f"HeartBtInt must be {policy.min_heartbeat_s}..{policy.max_heartbeat_s}")
+            return False
+        refusal = self._logon_check(message) if self._logon_check is not None else None
+        if refusal:
+            self._fatal(refusal)
+            return False
+        return True
 
     def _logon_verify(self, message: FixMessage, seq: int) -> bool:
         if self.is_logged_on:  # a reset Logon inside a session follows the normal rules

@@ -399,3 +399,14 @@ def test_session_reject_from_the_venue_reaches_the_application(clock: ManualCloc
     )
     assert SessionEventKind.REJECT_RECEIVED in client.kinds()
     assert client.session.is_logged_on
+
+
+def test_refused_reset_logon_leaves_the_stored_sequence_numbers_alone(clock: ManualClock) -> None:
+    store = MemoryStore()
+    store.set_next_sender_seq(7)
+    store.set_next_target_seq(9)
+    venue = make(Role.ACCEPTOR, clock, store=store, logon_check=lambda logon: "bad signature")
+    client = make(Role.INITIATOR, clock, policy=SessionPolicy(reset_on_logon=True))
+    connect(client, venue)
+    assert client.session.state is SessionState.DISCONNECTED
+    assert (store.next_sender_seq(), store.next_target_seq()) == (8, 9)  # only our Logout
