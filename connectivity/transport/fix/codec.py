@@ -16,9 +16,9 @@ of at most 256 bytes) rather than a Python loop over bytes.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import Any
+from zlib import adler32
 
 import simplefix
 
@@ -80,16 +80,19 @@ def redact(raw: bytes) -> bytes:
     return _SECRET_RE.sub(rb"\1\2=***", raw)
 
 
-def _checksum_int(data: bytes | memoryview) -> int:
+def _checksum_int(data: bytes, end: int | None = None) -> int:
+    """Sum of ``data[:end]`` mod 256."""
     # adler32's low 16 bits are (1 + byte sum) mod 65521; 256 bytes sum to at most 65280,
-    # so per 256-byte chunk it is exactly 1 + sum.
-    n = len(data)
+    # so per chunk of at most 256 bytes they are exactly 1 + the chunk's sum.
+    n = len(data) if end is None else end
     if n <= 256:
-        return ((zlib.adler32(data) & 0xFFFF) - 1) & 0xFF
+        return ((adler32(data[:n]) & 0xFFFF) - 1) & 0xFF
+    if n <= 512:
+        return ((adler32(data[:256]) & 0xFFFF) + (adler32(data[256:n]) & 0xFFFF) - 2) & 0xFF
     view = memoryview(data)
     total = 0
     for i in range(0, n, 256):
-        total += (zlib.adler32(view[i : i + 256]) & 0xFFFF) - 1
+        total += (adler32(view[i : min(i + 256, n)]) & 0xFFFF) - 1
     return total & 0xFF
 
 
@@ -140,11 +143,17 @@ class FixMessage:
 
     __slots__ = ("_first", "fields", "msg_type", "raw")
 
-    def __init__(self, raw: bytes, fields: list[tuple[int, bytes]], msg_type: bytes) -> None:
+    def __init__(
+        self,
+        raw: bytes,
+        fields: list[tuple[int, bytes]],
+        msg_type: bytes,
+        first: dict[int, bytes] | None = None,
+    ) -> None:
         self.raw = raw
         self.fields = fields
         self.msg_type = msg_type
-        self._first: dict[int, bytes] | None = None
+        self._first = first  # tag -> value of its first occurrence, built on demand
 
     def _index(self) -> dict[int, bytes]:
         # Built on first lookup; the first occurrence of a repeated (group) tag wins.
@@ -248,22 +257,48 @@ class FixMessage:
         return parse_message(message.encode())
 
 
-def _split_fields(frame: bytes, data_pairs: Mapping[int, int]) -> list[tuple[int, bytes]]:
-    """Split a complete frame (ending in SOH) into (tag, value) pairs; GarbledMessage if bad."""
+def _split_fields(
+    pieces: list[bytes], data_pairs: Mapping[int, int]
+) -> tuple[list[tuple[int, bytes]], dict[int, bytes]]:
+    """Turn a frame's SOH-separated pieces into (tag, value) pairs and a first-value index.
+
+    The fast loop assumes no value contains SOH; if a length/data pair turns up (or a piece
+    fails to parse, which a SOH inside data would cause) the careful loop redoes it.
+    """
+    tags = _TAGS
     fields: list[tuple[int, bytes]] = []
     append = fields.append
-    tags = _TAGS
-    pieces = frame.split(SOH)
-    pieces.pop()  # the empty piece after the final SOH
+    try:
+        for piece in pieces:
+            tag_bytes, eq, value = piece.partition(b"=")
+            if not eq:
+                raise GarbledMessage(f"field without '=': {piece[:20]!r}")
+            append((tags[tag_bytes], value))
+    except GarbledMessage:
+        if not data_pairs:
+            raise
+        fields = _split_with_data(pieces, data_pairs)
+    first = dict(fields)
+    if data_pairs and not first.keys().isdisjoint(data_pairs):
+        fields = _split_with_data(pieces, data_pairs)
+        first = dict(fields)
+    if len(first) != len(fields):  # repeated tags (groups): the first occurrence wins
+        first = dict(reversed(fields))
+    return fields, first
+
+
+def _split_with_data(pieces: list[bytes], data_pairs: Mapping[int, int]) -> list[tuple[int, bytes]]:
+    """Careful loop: a data field's value is exactly its length field's count of bytes."""
+    fields: list[tuple[int, bytes]] = []
     it = iter(pieces)
     for piece in it:
         tag_bytes, eq, value = piece.partition(b"=")
         if not eq:
             raise GarbledMessage(f"field without '=': {piece[:20]!r}")
-        tag = tags[tag_bytes]
-        append((tag, value))
+        tag = _TAGS[tag_bytes]
+        fields.append((tag, value))
         if tag in data_pairs:
-            append(_data_field(tag, value, data_pairs[tag], it))
+            fields.append(_data_field(tag, value, data_pairs[tag], it))
     return fields
 
 
@@ -289,17 +324,18 @@ def _data_field(
 
 def _parse_frame(
     frame: bytes,
+    pieces: list[bytes],
     body_start: int,
     trailer_at: int,
     data_pairs: Mapping[int, int],
     printable_only: bool,
 ) -> FixMessage:
-    """Parse one frame whose body starts at ``body_start`` and whose ``10=`` is at
-    ``trailer_at`` (BodyLength already checked)."""
+    """Parse one frame (split at SOH into ``pieces``, the empty last one dropped) whose body
+    starts at ``body_start`` and whose BodyLength was checked to end at ``10=``."""
     declared = frame[trailer_at + 3 : trailer_at + 6]
-    if not declared.isdigit() or int(declared) != _checksum_int(memoryview(frame)[:trailer_at]):
+    if not declared.isdigit() or int(declared) != _checksum_int(frame, trailer_at):
         raise GarbledMessage(f"CheckSum {declared!r} does not match the bytes", raw=frame)
-    fields = _split_fields(frame, data_pairs)
+    fields, first = _split_fields(pieces, data_pairs)
     if len(fields) < 4 or fields[2][0] != 35 or fields[-1][0] != 10:
         raise GarbledMessage("MsgType (35) must be the third field", raw=frame)
     # A BeginString inside the body means two frames were fused (a BodyLength or CheckSum
@@ -308,7 +344,7 @@ def _parse_frame(
         tag == 8 for tag, _ in fields[2:-1]
     ):
         raise GarbledMessage("BeginString inside the body", raw=frame)
-    message = FixMessage(frame, fields, fields[2][1])
+    message = FixMessage(frame, fields, fields[2][1], first)
     if printable_only and frame.translate(None, _NON_PRINTABLE):
         raise FixParseError("non-printable byte (only printable ASCII and SOH)", parsed=message)
     return message
@@ -342,21 +378,19 @@ def parse_message(
     """Parse exactly one complete message; GarbledMessage on framing/length/checksum errors."""
     if type(raw) is not bytes:
         raw = bytes(raw)
-    if not raw.startswith(BEGIN):
-        raise GarbledMessage("message does not start with 8=FIX", raw=raw)
-    located = _header(raw, 0, len(raw), len(raw))
-    if isinstance(located, str):
-        raise GarbledMessage(located, raw=raw)
-    body_start, body_length = located
-    if body_start < 0:
-        raise GarbledMessage("truncated header", raw=raw)
-    trailer_at = body_start + body_length
+    pieces = raw.split(SOH)
+    if not raw.startswith(BEGIN) or len(pieces) < 5:
+        raise GarbledMessage("not a FIX message (8=FIX, 9, 35, 10)", raw=raw)
+    if pieces[1][:2] != b"9=" or not pieces[1][2:].isdigit():
+        raise GarbledMessage("BodyLength (9) must be the second field", raw=raw)
+    body_start = len(pieces[0]) + len(pieces[1]) + 2
+    trailer_at = body_start + int(pieces[1][2:])
     if not raw.startswith(b"\x0110=", trailer_at - 1):
-        raise GarbledMessage(f"BodyLength {body_length} does not end at 10=", raw=raw)
-    if len(raw) != trailer_at + 7 or raw[-1] != 1:
+        raise GarbledMessage(f"BodyLength {pieces[1][2:]!r} does not end at 10=", raw=raw)
+    if len(raw) != trailer_at + 7 or pieces.pop():
         raise GarbledMessage("CheckSum must be 3 digits and end the message", raw=raw)
     pairs = DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs
-    return _parse_frame(raw, body_start, trailer_at, pairs, printable_only)
+    return _parse_frame(raw, pieces, body_start, trailer_at, pairs, printable_only)
 
 
 class FixFramer:
@@ -455,13 +489,13 @@ class FixFramer:
                 pos = close + 1
                 continue
             try:
+                frame = buf[start:frame_end]
+                pieces = frame.split(SOH)
+                pieces.pop()
                 message = _parse_frame(
-                    buf[start:frame_end],
-                    body_start - start,
-                    trailer_at - start,
-                    self.data_pairs,
+                    frame, pieces, body_start - start, trailer_at - start, self.data_pairs,
                     self.printable_only,
-                )
+                )  # fmt: skip
             except FixParseError as exc:  # garbled, or non-printable: never kills the stream
                 pos = self._garbled(buf, start, exc.reason)
                 continue

@@ -76,67 +76,32 @@ class FixValidationError(FixParseError):
 
 # -- value formats ------------------------------------------------------------------------
 
-_TIMESTAMP = re.compile(rb"(\d{4})(\d\d)(\d\d)-(\d\d):(\d\d):(\d\d)(?:\.\d{3}|\.\d{6}|\.\d{9})?")
-_TIME = re.compile(rb"(\d\d):(\d\d):(\d\d)(?:\.\d{3}|\.\d{6}|\.\d{9})?")
-_DATE = re.compile(rb"(\d{4})(\d\d)(\d\d)")
-_MONTH_YEAR = re.compile(rb"\d{4}(0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|w[1-5])?")
-
-
-def _is_int(value: bytes) -> bool:
-    return value.isdigit() or (value[:1] == b"-" and value[1:].isdigit())
-
-
-def _is_decimal(value: bytes) -> bool:
+# Each format is one regex fullmatch (ranges included) so a check is a single C call.
+_FRACTION = rb"(?:\.\d{3}|\.\d{6}|\.\d{9})?"
+_YMD = rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+_HMS = rb"(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"  # 60: leap second
+_CHECKS = {
+    "INT": rb"-?\d+",
+    "DAYOFMONTH": rb"0?[1-9]|[12]\d|3[01]",
+    "BOOLEAN": rb"[YN]",
+    "CHAR": rb".",
+    "UTCTIMESTAMP": _YMD + rb"-" + _HMS + _FRACTION,
+    "UTCTIMEONLY": _HMS + _FRACTION,
+    "UTCDATEONLY": _YMD,
+    "UTCDATE": _YMD,
+    "LOCALMKTDATE": _YMD,
+    "DATE": _YMD,
+    "MONTHYEAR": rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|w[1-5])?",
     # FIX floats: optional '-', digits with at most one '.'; no '+', exponent or spaces.
-    whole, _, fraction = (value[1:] if value[:1] == b"-" else value).partition(b".")
-    return (
-        bool(whole or fraction)
-        and (not whole or whole.isdigit())
-        and (not fraction or fraction.isdigit())
-    )
-
-
-def _date_ok(year: bytes, month: bytes, day: bytes) -> bool:
-    return 1 <= int(month) <= 12 and 1 <= int(day) <= 31
-
-
-def _is_timestamp(value: bytes) -> bool:
-    m = _TIMESTAMP.fullmatch(value)
-    return m is not None and _date_ok(*m.group(1, 2, 3)) and _time_ok(*m.group(4, 5, 6))
-
-
-def _time_ok(hour: bytes, minute: bytes, second: bytes) -> bool:
-    return int(hour) < 24 and int(minute) < 60 and int(second) <= 60  # 60: leap second
-
-
-def _is_time(value: bytes) -> bool:
-    m = _TIME.fullmatch(value)
-    return m is not None and _time_ok(*m.group(1, 2, 3))
-
-
-def _is_date(value: bytes) -> bool:
-    m = _DATE.fullmatch(value)
-    return m is not None and _date_ok(*m.group(1, 2, 3))
-
-
-_FORMATS: dict[str, Callable[[bytes], bool]] = {
-    "INT": _is_int,
-    "SEQNUM": bytes.isdigit,
-    "LENGTH": bytes.isdigit,
-    "NUMINGROUP": bytes.isdigit,
-    "DAYOFMONTH": lambda v: v.isdigit() and 1 <= int(v) <= 31,
-    "BOOLEAN": lambda v: v in (b"Y", b"N"),
-    "CHAR": lambda v: len(v) == 1,
-    "UTCTIMESTAMP": _is_timestamp,
-    "UTCTIMEONLY": _is_time,
-    "UTCDATEONLY": _is_date,
-    "UTCDATE": _is_date,
-    "LOCALMKTDATE": _is_date,
-    "DATE": _is_date,
-    "MONTHYEAR": lambda v: _MONTH_YEAR.fullmatch(v) is not None,
+    "PRICE": rb"-?(?:\d+\.?\d*|\.\d+)",
 }
-for _name in ("PRICE", "QTY", "AMT", "FLOAT", "PRICEOFFSET", "PERCENTAGE"):
-    _FORMATS[_name] = _is_decimal
+_FORMATS: dict[str, Callable[[bytes], object]] = {
+    name: re.compile(pattern, re.DOTALL).fullmatch for name, pattern in _CHECKS.items()
+}
+for _name in ("SEQNUM", "LENGTH", "NUMINGROUP"):
+    _FORMATS[_name] = bytes.isdigit
+for _name in ("QTY", "AMT", "FLOAT", "PRICEOFFSET", "PERCENTAGE"):
+    _FORMATS[_name] = _FORMATS["PRICE"]
 _MULTIPLE = frozenset({"MULTIPLEVALUESTRING", "MULTIPLESTRINGVALUE", "MULTIPLECHARVALUE"})
 
 
@@ -193,6 +158,11 @@ class FixDictionary:
         self._by_name = {f.name: f.number for f in fields.values()}
         self._header_all = header.tags | {t for g in header.groups.values() for t in g.tags}
         self._misplaced = frozenset(self._header_all | trailer.tags)
+        # tag -> (format check, enum values, space-separated?); framing tags are not checked
+        self._specs = {
+            n: (None, None, False) if n in _FRAMING_TAGS else (f.check, f.enums, f.multiple)
+            for n, f in fields.items()
+        }
         self.data_pairs = self._pair_data_fields()
 
     @classmethod
@@ -300,17 +270,20 @@ class FixDictionary:
         """Check one value; return False for a tag the dictionary lets through unchecked."""
         if not value:
             raise FixValidationError(4, tag, message)
-        f = self.fields.get(tag)
-        if f is None:
+        spec = self._specs.get(tag)
+        if spec is None:
             if tag <= 0 or self._checks_unknown(tag):
                 raise FixValidationError(0, tag, message)
             return False
-        if f.check is not None and not f.check(value):
+        check, enums, multiple = spec
+        if check is not None and not check(value):
             raise FixValidationError(6, tag, message)
-        if f.enums is not None and tag not in _FRAMING_TAGS:
-            values = value.split(b" ") if f.multiple else (value,)
-            if any(v not in f.enums for v in values):
-                raise FixValidationError(5, tag, message)
+        if (
+            enums is not None
+            and value not in enums
+            and (not multiple or any(v not in enums for v in value.split(b" ")))
+        ):
+            raise FixValidationError(5, tag, message)
         return True
 
     def _checks_unknown(self, tag: int) -> bool:
@@ -328,21 +301,29 @@ class FixDictionary:
         seen: set[int],
     ) -> set[int]:
         """Check fields[i:end] at one level; each tag at most once, groups walked in place."""
+        allowed, groups, specs = layout.tags, layout.groups, self._specs
         while i < end:
             tag, value = fields[i]
             i += 1
             if tag in seen:
                 raise FixValidationError(13, tag, msg)
             seen.add(tag)
-            if not self._check_value(tag, value, msg) or tag in _FRAMING_TAGS:
-                continue
-            if tag not in layout.tags:
+            spec = specs.get(tag)
+            if spec is None or not value:  # unknown or empty: the careful path decides
+                if not self._check_value(tag, value, msg):
+                    continue
+            else:  # the same checks as _check_value, inlined: this is the per-field hot path
+                check, enums, _ = spec
+                if check is not None and not check(value):
+                    raise FixValidationError(6, tag, msg)
+                if enums is not None and value not in enums:
+                    self._check_value(tag, value, msg)
+            if tag not in allowed:
                 if self._checks_unknown(tag):
                     raise FixValidationError(2, tag, msg)
                 continue
-            group = layout.groups.get(tag)
-            if group is not None:
-                i = self._walk_group(fields, i, end, tag, int(value), group, msg)
+            if tag in groups:
+                i = self._walk_group(fields, i, end, tag, int(value), groups[tag], msg)
         return seen
 
     def _walk_group(
