@@ -170,6 +170,11 @@ class _Pump:
         """Queue a callback for the consumer greenlet (waits, in slices, while full)."""
         if handler is None:
             return
+        try:
+            self._queue.put_nowait((handler, args))  # the common case: no timer object needed
+            return
+        except gevent.queue.Full:
+            pass
         while not self._closing:
             try:
                 self._queue.put((handler, args), timeout=1.0)
@@ -178,9 +183,10 @@ class _Pump:
                 log.warning("%s: application queue full; reader waiting", self.supervisor.name)
 
     def _consume(self) -> None:
+        queue = self._queue
         while True:
             try:
-                item = self._queue.get(timeout=1.0)
+                item = queue.get_nowait() if queue.qsize() else queue.get(timeout=1.0)
             except gevent.queue.Empty:
                 continue
             if item is None:

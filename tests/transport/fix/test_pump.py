@@ -246,10 +246,14 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_tls_logon_verifies_the_server_hostname(clock: ManualClock, tmp_path: Path) -> None:
+def test_tls_logon_sends_sni_and_verifies_the_server_hostname(
+    clock: ManualClock, tmp_path: Path
+) -> None:
     cert, key = _self_signed(tmp_path)
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(cert, key)
+    sni: list[str] = []
+    server_context.sni_callback = lambda sock, name, context: sni.append(name)  # type: ignore[assignment,misc,return-value]
     venue = Venue(clock, ssl_context=server_context)
     trusted = ssl.create_default_context(cafile=str(cert))
     good = FixAddress(
@@ -260,6 +264,7 @@ def test_tls_logon_verifies_the_server_hostname(clock: ManualClock, tmp_path: Pa
     try:
         assert client.wait_logged_on(WAIT)
         assert isinstance(client._links[0].sock, ssl.SSLSocket)
+        assert sni == ["localhost"]  # the client sent SNI
     finally:
         client.close()
     wrong_name = FixAddress(
