@@ -1,0 +1,189 @@
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import orjson
+import pytest
+
+from connectivity.errors import ParseError
+from exchanges.binance.recording import (
+    FORMAT,
+    Record,
+    RecordWriter,
+    read_cryptofeed,
+    read_recording,
+)
+from tests.conftest import shared_data
+
+ROOT = Path(__file__).resolve().parents[3]
+SCRIPT = ROOT / "scripts" / "replay_book.py"
+URL = "wss://stream.binance.com:9443/stream?streams=btcusdt@depth@100ms"
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("replay_book", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def depth(first: int, last: int, bids=(), asks=(), symbol: str = "BTCUSDT") -> str:
+    data = {"e": "depthUpdate", "E": 1, "s": symbol, "U": first, "u": last, "b": bids, "a": asks}
+    return orjson.dumps({"stream": symbol.lower() + "@depth@100ms", "data": data}).decode()
+
+
+def snapshot(last_id: int, bids, asks) -> str:
+    return orjson.dumps({"lastUpdateId": last_id, "bids": bids, "asks": asks}).decode()
+
+
+def test_shared_real_recording_respects_update_id_rules_and_never_crosses() -> None:
+    ws = shared_data("recorded", "BINANCE.ws.1.0")
+    http = shared_data("recorded", "BINANCE.http.0.0")
+    report = load_script().replay(read_cryptofeed(ws, http))
+    symbols = report["symbols"]
+    assert set(symbols) == {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"}
+    for name, result in symbols.items():
+        assert result["status"] == "valid", name
+        assert result["rule_violations"] == 0, name
+        # Recorded under the pre-2024 text (snapshot limit 1000): consistent with it too.
+        assert result["pre2024_rule_violations"] == 0, name
+        assert result["crossed_ever"] is False, name
+        assert (result["gaps"], result["resyncs"], result["snapshot_refetches"]) == (0, 0, 0)
+        assert result["ticker_mismatches"] == 0, name
+    # The books agree exactly with Binance's own bookTicker whenever both are at one update id.
+    assert sum(r["ticker_matches"] for r in symbols.values()) >= 20
+    nkn = symbols["NKNUSDT"]
+    assert nkn["updates_applied"] == 149 and nkn["last_update_id"] == 499870179
+    assert nkn["best_bid"] == ["0.3527", "9602"] and nkn["best_ask"] == ["0.3531", "152"]
+    assert report["parse_errors"] == {"UnknownEnumValue": 2}  # the two kline frames
+
+
+def test_replay_script_prints_the_report_as_its_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "rec.jsonl"
+    with RecordWriter(path) as writer:
+        writer.connect(1, URL)
+        writer.ws(2, URL, depth(10, 11, bids=[["100.00000000", "1.00000000"]]))
+        writer.snapshot(
+            3,
+            "BTCUSDT",
+            snapshot(10, [["99.00000000", "2.00000000"]], [["101.00000000", "1.00000000"]]),
+        )
+        writer.ws(4, URL, depth(12, 12, asks=[["100.50000000", "3.00000000"]]))
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    btc = report["symbols"]["BTCUSDT"]
+    assert btc["best_bid"] == ["100", "1"] and btc["best_ask"] == ["100.5", "3"]
+    assert btc["updates_applied"] == 2 and btc["status"] == "valid"
+
+
+def test_our_format_replays_a_gap_and_a_reconnect_with_resyncs(tmp_path: Path) -> None:
+    path = tmp_path / "rec.jsonl"
+    bid = [["100.00000000", "1.00000000"]]
+    ask = [["101.00000000", "1.00000000"]]
+    with RecordWriter(path) as writer:
+        writer.connect(1, URL)
+        writer.ws(2, URL, depth(10, 11))
+        writer.snapshot(3, "BTCUSDT", snapshot(11, bid, ask))
+        writer.ws(4, URL, depth(12, 13, bids=[["100.00000000", "2.00000000"]]))
+        writer.ws(5, URL, depth(20, 21))  # 14..19 missing: gap
+        writer.snapshot(6, "BTCUSDT", snapshot(21, bid, ask))
+        writer.ws(7, URL, b"{broken")  # counted, the replay goes on
+        writer.connect(8, URL)  # reconnect: resync
+        writer.ws(9, URL, depth(30, 30))
+        writer.snapshot(10, "BTCUSDT", snapshot(30, [["99.00000000", "5.00000000"]], ask))
+    report = load_script().replay(read_recording(path))
+    btc = report["symbols"]["BTCUSDT"]
+    assert (btc["gaps"], btc["resyncs"], btc["snapshots_applied"]) == (1, 2, 3)
+    assert btc["status"] == "valid" and btc["best_bid"] == ["99", "5"]
+    assert btc["rule_violations"] == 0 and not btc["crossed_ever"]
+    assert report["reconnects"] == 1 and report["parse_errors"] == {"ParseError": 1}
+
+
+def test_crossed_book_in_a_recording_fails_the_replay() -> None:
+    records = [
+        Record(1, "ws", URL, None, depth(10, 10)),
+        Record(
+            2,
+            "snapshot",
+            "",
+            "BTCUSDT",
+            snapshot(10, [["100.00000000", "1.00000000"]], [["101.00000000", "1.00000000"]]),
+        ),
+        Record(3, "ws", URL, None, depth(11, 11, bids=[["102.00000000", "1.00000000"]])),
+    ]
+    module = load_script()
+    report = module.replay(records)
+    assert report["symbols"]["BTCUSDT"]["crossed_ever"] is True
+    assert module.failed(report)
+
+
+def test_record_writer_output_reads_back_exactly(tmp_path: Path) -> None:
+    buffer = io.StringIO()
+    writer = RecordWriter(buffer)
+    writer.connect(5, URL)
+    writer.ws(6, URL, b'{"a":1}')
+    writer.snapshot(7, "BTCUSDT", '{"lastUpdateId":1}', url="https://x/api/v3/depth")
+    writer.flush()
+    writer.close()
+    path = tmp_path / "r.jsonl"
+    path.write_text(buffer.getvalue())
+    records = list(read_recording(path))
+    assert records[0].kind == "meta" and FORMAT in (records[0].data or "")
+    assert records[1:] == [
+        Record(5, "connect", URL),
+        Record(6, "ws", URL, None, '{"a":1}'),
+        Record(7, "snapshot", "https://x/api/v3/depth", "BTCUSDT", '{"lastUpdateId":1}'),
+    ]
+    assert writer.records == 4
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"not json",
+        b'{"kind":"ws"}',
+        b'{"t":1,"kind":"weird"}',
+        b'{"t":1.5,"kind":"ws"}',
+        b'{"t":1,"kind":"ws","data":5}',
+    ],
+)
+def test_malformed_recording_lines_raise_parse_error(tmp_path: Path, line: bytes) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(line + b"\n")
+    with pytest.raises(ParseError):
+        list(read_recording(path))
+
+
+def test_cryptofeed_format_timestamps_are_exact_nanoseconds(tmp_path: Path) -> None:
+    ws = tmp_path / "X.ws.1.0"
+    http = tmp_path / "X.http.0.0"
+    ws.write_text(f"{URL} <-> 1633998511.159679\n1633998512.0633569: {{}}\n")
+    http.write_text("https://h/api/v3/depth?symbol=BTCUSDT&limit=1000 -> 1633998512.5: {}\n")
+    records = list(read_cryptofeed(ws, http))
+    assert [(r.t, r.kind) for r in records] == [
+        (1633998511159679000, "connect"),
+        (1633998512063356900, "ws"),
+        (1633998512500000000, "snapshot"),
+    ]
+    assert records[2].symbol == "BTCUSDT"
+    assert load_script().records_of(ws) is not None
+
+
+def test_cryptofeed_lines_without_the_expected_shape_raise_parse_error(tmp_path: Path) -> None:
+    ws = tmp_path / "X.ws.1.0"
+    ws.write_text("no separator here\n")
+    with pytest.raises(ParseError):
+        list(read_cryptofeed(ws))
+    http = tmp_path / "X.http.0.0"
+    http.write_text("https://h/api/v3/depth -> 1.0: {}\n")
+    ws.write_text("")
+    with pytest.raises(ParseError):
+        list(read_cryptofeed(ws, http))
