@@ -451,3 +451,16 @@ def test_corrupted_streams_never_raise_and_leave_a_consistent_session(
         shuttle(client, venue)
         delivered = [m[11] for m in venue.messages if m.msg_type == b"D"]
         assert delivered == [b"order-%d" % i for i in range(9)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(noise=st.binary(max_size=600), chunk=st.integers(1, 300))
+def test_random_bytes_after_logon_never_raise(noise: bytes, chunk: int) -> None:
+    clock = ManualClock()
+    client, venue = make(Role.INITIATOR, clock), make(Role.ACCEPTOR, clock)
+    connect(client, venue)
+    client.session.send("D", [(11, "x")])
+    stream = noise + client.session.data_to_send() + noise
+    for start in range(0, len(stream), chunk):
+        venue.session.data_received(stream[start : start + chunk])
+    assert venue.session.is_logged_on or venue.session.wants_close
