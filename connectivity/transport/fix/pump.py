@@ -220,8 +220,8 @@ class _Pump:
 
     def _drain(self, timeout: float) -> None:
         """Let queued callbacks run (up to ``timeout``), then stop the consumer."""
-        if self._consumer is None:
-            return
+        if self._consumer is None or self._consumer is gevent.getcurrent():
+            return  # close() called from a callback: the supervisor stops the consumer
         try:
             self._queue.put(None, timeout=timeout)
         except gevent.queue.Full:

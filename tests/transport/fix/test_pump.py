@@ -325,3 +325,28 @@ def test_a_failing_hook_costs_one_connection_and_the_initiator_reconnects(
         assert len(calls) == 2 and client.connections == 2
     finally:
         client.close()
+
+
+def test_close_from_inside_an_application_callback_stops_everything(
+    clock: ManualClock, venue: Venue
+) -> None:
+    holder: dict[str, FixInitiator] = {}
+    entered = gevent.event.Event()
+
+    def on_message(message: FixMessage) -> None:
+        entered.set()
+        holder["client"].close()  # the consumer greenlet is stopped by this very call
+
+    client = FixInitiator(
+        session(Role.INITIATOR, clock),
+        FixAddress(venue.host, venue.port),
+        clock=clock,
+        on_message=on_message,
+    )
+    holder["client"] = client
+    client.start()
+    assert client.wait_logged_on(WAIT)
+    client.send("D", [(11, "stop-me")])
+    assert entered.wait(WAIT)
+    wait_for(lambda: client.supervisor.closed and len(client.supervisor) == 0)
+    assert SessionEventKind.LOGGED_OUT in venue.kinds()
