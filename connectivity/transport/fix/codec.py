@@ -101,17 +101,15 @@ def checksum(data: bytes) -> bytes:
     return b"%03d" % _checksum_int(data)
 
 
-class _TagCache(dict[bytes, int]):
-    """Tag bytes -> int; a miss validates the tag (or raises GarbledMessage) and remembers it."""
-
-    def __missing__(self, tag_bytes: bytes) -> int:
-        digits = tag_bytes[1:] if tag_bytes[:1] == b"-" else tag_bytes
-        if not digits.isdigit():  # bytes.isdigit is ASCII-only; int() would accept "1_0", " 5"
-            raise GarbledMessage(f"tag is not a number: {tag_bytes[:20]!r}")
-        tag = int(tag_bytes)
-        if tag > 0 and len(self) < _MAX_CACHED_TAGS:  # garbage must not grow it without bound
-            self[tag_bytes] = tag
-        return tag
+def _tag_number(tag_bytes: bytes) -> int:
+    """Miss path of the tag cache: validate the tag (or raise GarbledMessage), remember it."""
+    digits = tag_bytes[1:] if tag_bytes[:1] == b"-" else tag_bytes
+    if not digits.isdigit():  # bytes.isdigit is ASCII-only; int() would accept "1_0", " 5"
+        raise GarbledMessage(f"tag is not a number: {tag_bytes[:20]!r}")
+    tag = int(tag_bytes)
+    if tag > 0 and len(_TAGS) < _MAX_CACHED_TAGS:  # garbage must not grow it without bound
+        _TAGS[tag_bytes] = tag
+    return tag
 
 
 class _PrefixCache(dict[int, bytes]):
@@ -132,7 +130,8 @@ class _TextPrefixCache(dict[int, str]):
         return prefix
 
 
-_TAGS = _TagCache({b"%d" % tag: tag for tag in range(1, 1000)})
+# A plain dict (not a subclass with __missing__): subscripting it is the fastest lookup.
+_TAGS: dict[bytes, int] = {b"%d" % tag: tag for tag in range(1, 1000)}
 _PREFIXES = _PrefixCache({tag: b"%d=" % tag for tag in range(1, 1000)})
 _TEXT_PREFIXES = _TextPrefixCache({tag: f"{tag}=" for tag in range(1, 1000)})
 _TEXT_TYPES = frozenset({str, int})  # exactly these: bool and float must not pass as text
@@ -266,18 +265,11 @@ def _split_fields(
     fails to parse, which a SOH inside data would cause) the careful loop redoes it.
     """
     tags = _TAGS
-    fields: list[tuple[int, bytes]] = []
-    append = fields.append
     try:
-        for piece in pieces:
-            tag_bytes, eq, value = piece.partition(b"=")
-            if not eq:
-                raise GarbledMessage(f"field without '=': {piece[:20]!r}")
-            append((tags[tag_bytes], value))
-    except GarbledMessage:
-        if not data_pairs:
-            raise
-        fields = _split_with_data(pieces, data_pairs)
+        # A piece without "=" fails the 2-tuple unpacking; a new or bad tag misses the cache.
+        fields = [(tags[t], v) for p in pieces for t, v in (p.split(b"=", 1),)]
+    except (KeyError, ValueError):
+        fields = _split_with_data(pieces, data_pairs)  # learns new tags, or raises precisely
     first = dict(fields)
     if data_pairs and not first.keys().isdisjoint(data_pairs):
         fields = _split_with_data(pieces, data_pairs)
@@ -295,7 +287,9 @@ def _split_with_data(pieces: list[bytes], data_pairs: Mapping[int, int]) -> list
         tag_bytes, eq, value = piece.partition(b"=")
         if not eq:
             raise GarbledMessage(f"field without '=': {piece[:20]!r}")
-        tag = _TAGS[tag_bytes]
+        tag = _TAGS.get(tag_bytes)
+        if tag is None:
+            tag = _tag_number(tag_bytes)
         fields.append((tag, value))
         if tag in data_pairs:
             fields.append(_data_field(tag, value, data_pairs[tag], it))
