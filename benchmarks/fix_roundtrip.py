@@ -48,9 +48,10 @@ from connectivity.testing.quickfix_peer import (  # noqa: E402
     private_netns_command,
     quickfix_unavailable,
 )
+from connectivity.transport.fix.acceptor import FixAcceptor  # noqa: E402
 from connectivity.transport.fix.codec import FixMessage  # noqa: E402
 from connectivity.transport.fix.dictionary import FixDictionary  # noqa: E402
-from connectivity.transport.fix.pump import FixAcceptor, FixAddress, FixInitiator  # noqa: E402
+from connectivity.transport.fix.pump import FixAddress, FixInitiator  # noqa: E402
 from connectivity.transport.fix.session import Session  # noqa: E402
 from connectivity.transport.fix.session_rules import Role, SessionConfig  # noqa: E402
 from connectivity.transport.fix.session_rules import format_utc_timestamp as stamp  # noqa: E402

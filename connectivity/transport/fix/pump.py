@@ -3,7 +3,8 @@
 :class:`FixInitiator` connects (TLS with SNI and hostname verification by default when
 ``FixAddress.tls``), logs on, reconnects with exponential backoff and jitter, and on
 :meth:`FixInitiator.close` logs out, waits for the answer and joins its greenlets.
-:class:`FixAcceptor` serves configured sessions on a loopback port (the simulator and tests).
+:class:`~connectivity.transport.fix.acceptor.FixAcceptor` serves sessions on a loopback port
+(the simulator and tests) with the same :class:`Link` and :class:`Pump` building blocks.
 
 Per connection one reader greenlet feeds the session; one timer greenlet per pump runs the
 session timers; application callbacks run in a separate consumer greenlet fed by a bounded
@@ -27,22 +28,20 @@ import gevent
 import gevent.event
 import gevent.lock
 import gevent.queue
-import gevent.server
 from gevent import socket as gsocket
 from gevent import ssl as gssl
 
 from connectivity.core.clock import NS_PER_SECOND, Clock
 from connectivity.errors import ConfigError, ConnectFailed, ConnectionLost
 from connectivity.runtime import Supervisor
-from connectivity.transport.fix.acceptor import AcceptorRouter, ConnectionRefused
 from connectivity.transport.fix.codec import FixMessage
 from connectivity.transport.fix.session import Session, SessionEvent, SessionEventKind
 from connectivity.transport.fix.session_writer import Field
 
-__all__ = ["Backoff", "FixAcceptor", "FixAddress", "FixInitiator"]
+__all__ = ["Backoff", "FixAddress", "FixInitiator", "Link", "Pump", "open_connection"]
 
 log = logging.getLogger(__name__)
-_READ_SIZE = 1 << 16
+READ_SIZE = 1 << 16
 _IDLE_READ_S = 5.0  # a read wakes at least this often to notice a close
 _MAX_TIMER_SLEEP_S = 1.0
 
@@ -96,8 +95,8 @@ def open_connection(address: FixAddress) -> socket.socket:
     return sock
 
 
-class _Link:
-    """One live connection of one session: ordered writes and the read loop."""
+class Link:
+    """One live connection of one session: ordered writes and the read loop (a building block)."""
 
     def __init__(self, sock: socket.socket, session: Session, io_timeout_s: float) -> None:
         self.sock = sock
@@ -125,7 +124,7 @@ class _Link:
         while not self.closed:
             try:
                 self.sock.settimeout(_IDLE_READ_S)
-                data = self.sock.recv(_READ_SIZE)
+                data = self.sock.recv(READ_SIZE)
             except TimeoutError:
                 continue
             except OSError as e:
@@ -149,7 +148,7 @@ class _Link:
                 pass
 
 
-class _Pump:
+class Pump:
     """What both roles share: supervisor, delivery queue, timer loop over live links."""
 
     def __init__(self, name: str, clock: Clock, queue_size: int) -> None:
@@ -158,7 +157,7 @@ class _Pump:
         self._queue: gevent.queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = (
             gevent.queue.Queue(maxsize=queue_size)
         )
-        self._links: dict[int, _Link] = {}
+        self._links: dict[int, Link] = {}
         self._closing = False
         self._consumer: gevent.Greenlet | None = None
 
@@ -229,7 +228,7 @@ class _Pump:
         self._consumer.join(timeout)
 
 
-class FixInitiator(_Pump):
+class FixInitiator(Pump):
     """Run one initiator session over TCP/TLS, reconnecting with backoff until closed."""
 
     def __init__(
@@ -319,7 +318,7 @@ class FixInitiator(_Pump):
             self.clock.sleep(self.backoff.delay(max(attempt, 1)))
 
     def _serve(self, sock: socket.socket) -> str:
-        link = _Link(sock, self.session, self.address.io_timeout_s)
+        link = Link(sock, self.session, self.address.io_timeout_s)
         self._disconnected.clear()
         self._links[0] = link
         reason = "closed"
@@ -354,126 +353,6 @@ class FixInitiator(_Pump):
                 pass
             self._disconnected.wait(min(timeout, self.session.policy.logout_timeout_s + 0.5))
         if link is not None:
-            link.close()
-        self._drain(min(timeout, 1.0))
-        self.supervisor.close(timeout)
-
-
-class FixAcceptor(_Pump):
-    """Serve configured acceptor sessions on ``host:port`` (loopback by default)."""
-
-    def __init__(
-        self,
-        sessions: Sequence[Session],
-        *,
-        clock: Clock,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        ssl_context: Any = None,
-        on_message: Callable[[Session, FixMessage], None] | None = None,
-        on_event: Callable[[Session, SessionEvent], None] | None = None,
-        io_timeout_s: float = 10.0,
-        queue_size: int = 10_000,
-    ) -> None:
-        super().__init__(f"fix-acceptor:{host}:{port}", clock, queue_size)
-        self.router = AcceptorRouter(sessions)
-        self._on_message = on_message
-        self._on_event = on_event
-        self._io_timeout = io_timeout_s
-        for session in sessions:
-            session.on_message = self._message_hook(session)
-            session.on_event = self._event_hook(session)
-        kwargs: dict[str, Any] = {"spawn": self._spawn_handler}
-        if ssl_context is not None:
-            kwargs["ssl_context"] = ssl_context
-        self._server = gevent.server.StreamServer((host, port), self._handle, **kwargs)
-        self.refused = 0
-        self._idle = gevent.event.Event()  # set while no connection is bound to a session
-        self._idle.set()
-
-    def _message_hook(self, session: Session) -> Callable[[FixMessage], None]:
-        return lambda message: self._deliver(self._on_message, session, message)
-
-    def _event_hook(self, session: Session) -> Callable[[SessionEvent], None]:
-        return lambda event: self._deliver(self._on_event, session, event)
-
-    def _spawn_handler(self, func: Callable[..., Any], *args: Any) -> gevent.Greenlet:
-        return self.supervisor.spawn(func, *args, name="connection")
-
-    def start(self) -> tuple[str, int]:
-        """Start listening; return the bound (host, port)."""
-        self._server.start()
-        self._start_common()
-        host, port = self._server.address[:2]
-        return str(host), int(port)
-
-    def send(
-        self,
-        session: Session,
-        msg_type: bytes | str,
-        fields: Iterable[Field],
-        header: Sequence[Field] = (),
-    ) -> int:
-        """Send an application message on ``session``; ConnectionLost if it has no connection."""
-        link = self._links.get(id(session))
-        if link is None or link.closed:
-            raise ConnectionLost("FIX session has no connection", operation="fix.send")
-        seq = session.send(msg_type, fields, header)
-        link.flush()
-        return seq
-
-    def flush(self, session: Session) -> None:
-        """Write whatever ``session`` has queued (after calling it directly)."""
-        link = self._links.get(id(session))
-        if link is not None:
-            link.flush()
-
-    def _handle(self, sock: socket.socket, address: Any) -> None:
-        pending = self.router.open()
-        session: Session | None = None
-        timeout = max((s.policy.logon_timeout_s for s in self.router.sessions), default=10.0)
-        sock.settimeout(timeout)
-        try:
-            while session is None:
-                data = sock.recv(_READ_SIZE)
-                if not data:
-                    return
-                session = pending.feed(data)
-        except (ConnectionRefused, OSError) as e:
-            self.refused += 1
-            log.info("%s: refused %s: %s", self.supervisor.name, address, e)
-            sock.close()
-            return
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        link = _Link(sock, session, self._io_timeout)
-        self._links[id(session)] = link
-        self._idle.clear()
-        reason = "closed"
-        try:
-            link.flush()
-            reason = link.run_reader()
-        except ConnectionLost as e:
-            reason = str(e)
-        finally:
-            session.connection_lost(reason)
-            link.close()
-            self._links.pop(id(session), None)
-            if not self._links:
-                self._idle.set()
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop listening, log out live sessions (briefly), close and join everything."""
-        self._closing = True
-        self._server.close()
-        for link in list(self._links.values()):
-            if link.session.is_logged_on:
-                link.session.logout()
-                try:
-                    link.flush()
-                except ConnectionLost:
-                    pass
-        self._idle.wait(min(timeout, 2.0))  # the peers' Logout answers end their connections
-        for link in list(self._links.values()):
             link.close()
         self._drain(min(timeout, 1.0))
         self.supervisor.close(timeout)

@@ -18,10 +18,10 @@ from gevent import socket as gsocket
 
 from connectivity.core.clock import ManualClock
 from connectivity.errors import ConnectFailed, ConnectionLost
+from connectivity.transport.fix.acceptor import FixAcceptor
 from connectivity.transport.fix.codec import FixMessage, encode
 from connectivity.transport.fix.pump import (
     Backoff,
-    FixAcceptor,
     FixAddress,
     FixInitiator,
     open_connection,
