@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
-from connectivity.core.decimal import fixed_to_decimal
+from connectivity.core.decimal import FixedCache, fixed_to_decimal
 from connectivity.core.models import BookLevel
+from connectivity.errors import ParseError
 
 __all__ = [
     "BookDelta",
@@ -32,6 +33,7 @@ __all__ = [
     "BookView",
     "ChecksumFn",
     "Level",
+    "LevelDecoder",
     "OrderBook",
 ]
 
@@ -69,6 +71,39 @@ class BookSnapshot(NamedTuple):
     asks: list[Level]
     ts_event: int
     ts_recv: int
+
+
+class LevelDecoder:
+    """Exact decoding of venue ``[price_text, qty_text]`` rows into :data:`Level` ints.
+
+    Prices are memoised (:class:`FixedCache`: they repeat). Quantities rarely repeat, so on
+    the fast path (the caller vouches the text is *clean*: ASCII with no sign, space, ``_``
+    or escape, e.g. ``exchanges.binance.parsers.clean_frame``) a quantity whose ``.`` sits
+    ``qty_scale`` places from the end costs one ``int()`` of its digits; every other string
+    goes through the strict parser, so both paths give identical values or a ParseError.
+    """
+
+    __slots__ = ("dot", "prices", "quantities")
+
+    def __init__(self, price_scale: int = 8, qty_scale: int = 8, cache_size: int = 8192) -> None:
+        self.prices = FixedCache(price_scale, cache_size)
+        self.quantities = FixedCache(qty_scale, cache_size)  # the strict path
+        self.dot = slice(-qty_scale - 1, -qty_scale)  # where '.' sits; never raises
+
+    def strict(self, rows: Iterable[Sequence[str]]) -> list[Level]:
+        """Decode rows with the strict parser only."""
+        prices = self.prices
+        quantities = self.quantities
+        return [(prices[p], quantities[q]) for p, q in rows]
+
+    def fast(self, rows: Sequence[Sequence[str]]) -> list[Level]:
+        """Decode rows of a clean frame (see the class docstring)."""
+        prices = self.prices
+        dot = self.dot
+        levels = [(prices[p], int(q.replace(".", "", 1))) for p, q in rows if q[dot] == "."]
+        if len(levels) != len(rows):
+            return self.strict(rows)
+        return levels
 
 
 def _levels(levels: Sequence[Level], price_scale: int, qty_scale: int) -> list[BookLevel]:
@@ -186,6 +221,53 @@ class OrderBook:
             elif price in book:
                 del book[price]
                 del keys[bisect_left(keys, -price)]
+        bid_keys = self._bid_keys
+        return bool(bid_keys) and bool(keys) and bid_keys[-1] >= -keys[-1]
+
+    def apply_text(
+        self,
+        bids: Iterable[Sequence[str]],
+        asks: Iterable[Sequence[str]],
+        decoder: LevelDecoder,
+    ) -> bool:
+        """Decode and apply clean venue text rows in one pass (no intermediate levels).
+
+        Same result as ``apply(decoder.fast(bids), decoder.fast(asks))``. On a malformed
+        row it raises :class:`ParseError` with the rows before it applied: the caller must
+        then resync the book. Return True when the book is crossed afterwards.
+        """
+        prices = decoder.prices
+        quantities = decoder.quantities
+        dot = decoder.dot
+        try:
+            book = self._bids
+            keys = self._bid_keys
+            for p, q in bids:
+                price = prices[p]
+                qty = int(q.replace(".", "", 1)) if q[dot] == "." else quantities[q]
+                if qty:
+                    if price not in book:
+                        insort(keys, price)
+                    book[price] = qty
+                elif price in book:
+                    del book[price]
+                    del keys[bisect_left(keys, price)]
+            book = self._asks
+            keys = self._ask_keys
+            for p, q in asks:
+                price = prices[p]
+                qty = int(q.replace(".", "", 1)) if q[dot] == "." else quantities[q]
+                if qty:
+                    if price not in book:
+                        insort(keys, -price)
+                    book[price] = qty
+                elif price in book:
+                    del book[price]
+                    del keys[bisect_left(keys, -price)]
+        except ParseError:
+            raise
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ParseError(f"malformed book level: {exc!r}") from exc
         bid_keys = self._bid_keys
         return bool(bid_keys) and bool(keys) and bid_keys[-1] >= -keys[-1]
 

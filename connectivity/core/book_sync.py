@@ -40,13 +40,20 @@ the new snapshot plus the buffered deltas and swapped in only once it has caught
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import attrs
 
-from connectivity.core.book import BookDelta, BookSnapshot, BookView, ChecksumFn, OrderBook
-from connectivity.errors import ConfigError
+from connectivity.core.book import (
+    BookDelta,
+    BookSnapshot,
+    BookView,
+    ChecksumFn,
+    LevelDecoder,
+    OrderBook,
+)
+from connectivity.errors import ConfigError, ParseError
 
 __all__ = [
     "BookEvent",
@@ -126,6 +133,7 @@ class UpdateIdRangeRule:
 
 
 _APPLY, _STALE, _GAP = Verdict.APPLY, Verdict.STALE, Verdict.GAP
+_new_tuple = tuple.__new__
 
 
 class BookStatus(enum.Enum):
@@ -148,7 +156,7 @@ class InvalidReason(enum.Enum):
     CROSSED = "crossed"
     STALE = "stale"
     RESET = "reset"  # asked for by the connector (reconnect, resubscribe, bad payload)
-    BUFFER_OVERFLOW = "buffer_overflow"
+    MALFORMED = "malformed"  # a level failed to decode half-way through a one-pass apply
 
 
 @attrs.frozen
@@ -362,6 +370,68 @@ class BookSync:
         verify = self._checksum
         if checksum is not None and verify is not None and book.checksum(verify) != checksum:
             return self._restart(state, InvalidReason.CHECKSUM_MISMATCH, "checksum", ts_recv)
+        if crossed and self.check_crossed:
+            return self._restart(state, InvalidReason.CROSSED, repr(book), ts_recv)
+        if state.status is not _VALID:
+            state.status = _VALID
+            self._event(BookValid(book.symbol, book.update_id, ts_recv))
+        return False
+
+    def on_delta_text(
+        self,
+        symbol: str,
+        first_id: int,
+        last_id: int,
+        bids: Sequence[Sequence[str]],
+        asks: Sequence[Sequence[str]],
+        ts_event: int,
+        ts_recv: int,
+        decoder: LevelDecoder,
+    ) -> bool:
+        """Feed one delta as CLEAN venue text rows: a live book decodes and applies in one pass.
+
+        Same result as ``on_delta(symbol, BookDelta(.., decoder.fast(bids),
+        decoder.fast(asks), ..))`` without building the levels first (see
+        :meth:`OrderBook.apply_text`). A malformed row invalidates the symbol (``MALFORMED``,
+        resync) and raises :class:`ParseError`. Return True when a NEW snapshot request was
+        issued.
+        """
+        state = self._symbols.get(symbol) or self._state(symbol)
+        book = state.book
+        rule = self.rule
+        if state.live and rule is not None:
+            verdict = rule.check(book.update_id, first_id, last_id)
+            if verdict is _STALE:
+                state.stats.stale_ignored += 1
+                return False
+        else:
+            verdict = _APPLY
+        if not state.live or verdict is not _APPLY:
+            delta = _new_tuple(
+                BookDelta,
+                (
+                    symbol,
+                    first_id,
+                    last_id,
+                    decoder.fast(bids),
+                    decoder.fast(asks),
+                    ts_event,
+                    ts_recv,
+                    None,
+                ),
+            )
+            return self.on_delta(symbol, delta, ts_recv)
+        try:
+            crossed = book.apply_text(bids, asks, decoder)
+        except ParseError:
+            state.buffer = []
+            self._invalidate(state, InvalidReason.MALFORMED, "malformed level", ts_recv)
+            raise
+        book.update_id = last_id
+        book.ts_event = ts_event
+        stats = state.stats
+        stats.updates_applied += 1
+        stats.last_ts_recv = ts_recv
         if crossed and self.check_crossed:
             return self._restart(state, InvalidReason.CROSSED, repr(book), ts_recv)
         if state.status is not _VALID:

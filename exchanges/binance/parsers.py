@@ -14,19 +14,22 @@ those of ``specs/binance.md`` section 3 and the fixtures under
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any, NamedTuple
 
 import orjson
 from orjson import loads as _orjson_loads
 
-from connectivity.core.book import BookDelta, BookSnapshot, Level
-from connectivity.core.decimal import FixedCache
+from connectivity.core.book import BookDelta, BookSnapshot, LevelDecoder
+from connectivity.core.book_sync import BookSync
 from connectivity.core.models import Side
 from connectivity.errors import ParseError, UnknownEnumValue
 from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, VENUE
 
 __all__ = [
+    "DECODER",
     "BookTicker",
+    "DepthFed",
     "PublicTrade",
     "ServerShutdown",
     "WsError",
@@ -43,14 +46,17 @@ __all__ = [
     "parse_server_shutdown",
     "parse_trade",
     "parse_ws_response",
+    "feed_frame",
     "price",
     "qty",
 ]
 
 _MS = 1_000_000
 
-_PRICES = FixedCache(PRICE_SCALE)
-_QTYS = FixedCache(QTY_SCALE)
+DECODER = LevelDecoder(PRICE_SCALE, QTY_SCALE)
+"""Shared exact decoder of Binance ``[price, qty]`` rows (its price memo is shared too)."""
+_PRICES = DECODER.prices
+_QTYS = DECODER.quantities
 price = _PRICES.__getitem__
 """Exact Binance price string -> int at PRICE_SCALE (memoised: prices repeat)."""
 qty = _QTYS.__getitem__
@@ -91,6 +97,16 @@ class PublicTrade(NamedTuple):
     aggregate: bool = False
     first_trade_id: int | None = None  # aggTrade only
     last_trade_id: int | None = None
+
+
+class DepthFed(NamedTuple):
+    """What :func:`feed_frame` did with a depth diff: fed it to the sync for ``symbol``."""
+
+    symbol: str
+    first_id: int
+    last_id: int
+    ts_event: int
+    snapshot_requested: bool  # BookSync asked for a NEW snapshot of this symbol
 
 
 class ServerShutdown(NamedTuple):
@@ -135,25 +151,12 @@ def _int(value: Any, what: str, payload: Any) -> int:
     return value
 
 
-def _levels(rows: Any) -> list[Level]:
-    return [(price(p), qty(q)) for p, q in rows]
+_levels = DECODER.strict
 
 
 def clean_frame(raw: bytes | bytearray) -> bool:
     """Return True when ``raw`` may use the fast quantity path (see :func:`parse_depth_update`)."""
     return raw.isascii() and len(raw.translate(None, _LENIENT)) == len(raw)
-
-
-def _fast_levels(rows: Any) -> list[Level]:
-    # Only for frames that passed clean_frame: every string is ASCII with no sign, space,
-    # '_' or escape, so int() of the digits is exact once the '.' is where QTY_SCALE says.
-    # Anything else (fewer decimals, no dot) fails the filter and takes the strict path.
-    prices = _PRICES
-    dot = _QTY_DOT
-    levels = [(prices[p], int(q.replace(".", "", 1))) for p, q in rows if q[dot] == "."]
-    if len(levels) != len(rows):
-        return _levels(rows)
-    return levels
 
 
 def parse_depth_update(
@@ -363,3 +366,60 @@ def parse_frame(
         )
         return parse_depth_update(data, ts_recv, ts_factor, clean)
     return parse_data(data, ts_recv, stream, ts_factor)
+
+
+def feed_frame(
+    raw: bytes | bytearray | memoryview | str,
+    ts_recv: int,
+    sync: BookSync,
+    ts_factor: int = _MS,
+    symbols: Container[str] | None = None,
+) -> Parsed | DepthFed:
+    """Parse one frame; a depth diff goes straight into ``sync`` and :class:`DepthFed` is returned.
+
+    The market-data hot path: a clean frame (:func:`clean_frame`) is decoded and applied in
+    one pass (:meth:`BookSync.on_delta_text`), anything else takes :func:`parse_depth_update`
+    and :meth:`BookSync.on_delta`; the book ends up identical either way. Other messages are
+    returned parsed, as :func:`parse_frame` does. With ``symbols``, a diff for any other
+    symbol raises :class:`UnknownEnumValue` and is not fed.
+    """
+    try:
+        msg = _orjson_loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _bad("JSON", raw, exc) from exc
+    stream = None
+    data = msg
+    if type(msg) is dict and "stream" in msg:
+        stream = msg["stream"]
+        data = msg.get("data")
+        if type(stream) is not str or data is None:
+            raise _bad("combined-stream envelope", msg)
+    if type(data) is not dict or data.get("e") != "depthUpdate":
+        return parse_data(data, ts_recv, stream, ts_factor)
+    try:  # the header checks of parse_depth_update, inlined: this runs for every diff
+        first = data["U"]
+        last = data["u"]
+        symbol = data["s"]
+        event_time = data["E"]
+        bids = data["b"]
+        asks = data["a"]
+    except KeyError as exc:
+        raise _bad("depthUpdate", data, exc) from exc
+    if (
+        type(first) is not int
+        or type(last) is not int
+        or first > last
+        or type(symbol) is not str
+        or type(event_time) is not int
+        or type(bids) is not list
+        or type(asks) is not list
+    ):
+        raise _bad("depthUpdate header (s, E, U, u, b, a)", data)
+    if symbols is not None and symbol not in symbols:
+        raise UnknownEnumValue(f"depth for unsubscribed symbol {symbol!r}", venue=VENUE)
+    ts_event = event_time * ts_factor
+    if type(raw) is bytes and raw.isascii() and len(raw.translate(None, _LENIENT)) == len(raw):
+        requested = sync.on_delta_text(symbol, first, last, bids, asks, ts_event, ts_recv, DECODER)
+    else:
+        requested = sync.on_delta(symbol, parse_depth_update(data, ts_recv, ts_factor), ts_recv)
+    return _new_tuple(DepthFed, (symbol, first, last, ts_event, requested))

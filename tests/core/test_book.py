@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectivity.core.book import BookView, OrderBook
+from connectivity.core.book import BookView, LevelDecoder, OrderBook
 from connectivity.core.decimal import fixed_parser
 from connectivity.core.models import BookLevel
 from connectivity.errors import ParseError
@@ -209,3 +209,40 @@ def test_fixed_parser_rejects_an_impossible_scale() -> None:
 def test_fixed_parser_round_trips_any_8_decimal_string(whole: int, frac: int) -> None:
     text = f"{whole}.{frac:08d}"
     assert fixed_parser(8)(text) == whole * 10**8 + frac
+
+
+# -- LevelDecoder and the one-pass apply_text ---------------------------------------------------
+
+
+def text(value: int) -> str:
+    return f"{value // 10**8}.{value % 10**8:08d}"
+
+
+def test_level_decoder_fast_and_strict_agree_including_unusual_spellings() -> None:
+    decoder = LevelDecoder(8, 8)
+    rows = [["1.50000000", "2.00000000"], ["1.6", "0"], ["7", "0.5"]]
+    expected = [(150_000_000, 200_000_000), (160_000_000, 0), (700_000_000, 50_000_000)]
+    assert decoder.fast(rows) == expected
+    assert decoder.strict(rows) == expected
+
+
+@pytest.mark.parametrize(
+    "row", [["1.00000000", "x.00000000"], ["1.00000000"], ["abc", "1"], [1, "1"]]
+)
+def test_apply_text_raises_parse_error_on_a_malformed_row(row: list) -> None:
+    book = OrderBook("X")
+    with pytest.raises(ParseError):
+        book.apply_text([row], [], LevelDecoder())
+
+
+@given(st.lists(st.tuples(levels, levels), max_size=30))
+def test_apply_text_matches_apply_of_decoded_levels(updates: list) -> None:
+    decoder = LevelDecoder()
+    one_pass = OrderBook("X")
+    two_pass = OrderBook("X")
+    for bids, asks in updates:
+        bid_rows = [[text(p * 10**6), text(q * 10**7)] for p, q in bids]
+        ask_rows = [[text(p * 10**6), text(q * 10**7)] for p, q in asks]
+        crossed = one_pass.apply_text(bid_rows, ask_rows, decoder)
+        assert crossed == two_pass.apply(decoder.fast(bid_rows), decoder.fast(ask_rows))
+        assert one_pass.bids() == two_pass.bids() and one_pass.asks() == two_pass.asks()

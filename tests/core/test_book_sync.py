@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectivity.core.book import BookDelta, BookSnapshot, OrderBook
+from connectivity.core.book import BookDelta, BookSnapshot, LevelDecoder, OrderBook
 from connectivity.core.book_sync import (
     BookEvent,
     BookInvalid,
@@ -16,7 +16,7 @@ from connectivity.core.book_sync import (
     UpdateIdRangeRule,
     Verdict,
 )
-from connectivity.errors import ConfigError
+from connectivity.errors import ConfigError, ParseError
 
 SYM = "BTCUSDT"
 
@@ -372,3 +372,54 @@ def test_valid_book_always_equals_the_true_book(seed, drop, dup, snapshot_delay)
             assert book.bids() == sorted(truth[True].items(), reverse=True)
             assert book.asks() == sorted(truth[False].items())
             assert not book.is_crossed()
+
+
+# -- on_delta_text: the one-pass path gives the same books and events -------------------------
+
+
+def rows(levels) -> list[list[str]]:
+    return [[f"{p // 10**8}.{p % 10**8:08d}", f"{q // 10**8}.{q % 10**8:08d}"] for p, q in levels]
+
+
+def test_text_delta_on_a_live_book_applies_like_a_parsed_delta() -> None:
+    h = synced()
+    decoder = LevelDecoder()
+    h.sync.on_delta_text(SYM, 13, 14, rows([(100, 7)]), rows([(112, 3)]), 50, 5, decoder)
+    book = h.sync.book(SYM)
+    assert book.bid_quantity(100) == 7 and book.ask_quantity(112) == 3
+    assert (book.update_id, book.ts_event, h.sync.stats(SYM).last_ts_recv) == (14, 50, 5)
+
+
+def test_text_delta_buffers_ignores_and_detects_gaps_like_on_delta() -> None:
+    h = Harness()
+    decoder = LevelDecoder()
+    assert h.sync.on_delta_text(SYM, 10, 12, rows([(100, 2)]), [], 0, 1, decoder) is True
+    assert h.sync.buffered(SYM) == 1
+    h.sync.on_snapshot(SYM, snap(11))
+    assert h.sync.book(SYM).bid_quantity(100) == 2
+    assert h.sync.on_delta_text(SYM, 3, 11, rows([(100, 9)]), [], 0, 2, decoder) is False
+    assert h.sync.stats(SYM).stale_ignored == 1
+    assert h.sync.on_delta_text(SYM, 20, 21, [], [], 0, 3, decoder) is True
+    assert h.events[-1].reason is InvalidReason.GAP and h.sync.buffered(SYM) == 1
+
+
+def test_text_delta_that_crosses_the_book_resyncs() -> None:
+    h = synced()
+    h.sync.on_delta_text(SYM, 13, 13, rows([(115, 1)]), [], 0, 0, LevelDecoder())
+    assert h.events[-1].reason is InvalidReason.CROSSED and not h.sync.is_valid(SYM)
+
+
+def test_malformed_text_row_invalidates_the_symbol_and_raises() -> None:
+    h = synced()
+    with pytest.raises(ParseError):
+        h.sync.on_delta_text(SYM, 13, 13, [["1.00000000", "bad"]], [], 0, 0, LevelDecoder())
+    assert h.events[-1].reason is InvalidReason.MALFORMED
+    assert h.sync.status(SYM) is BookStatus.RESYNCING
+    assert h.sync.on_delta(SYM, delta(14, 14)) is True  # the next delta starts the rebuild
+
+
+def test_text_delta_after_stale_flag_makes_the_book_valid_again() -> None:
+    h = synced(stale_after_ns=10)
+    h.sync.check_stale(1_000)
+    h.sync.on_delta_text(SYM, 13, 13, [], [], 0, 2_000, LevelDecoder())
+    assert h.sync.is_valid(SYM) and h.events[-1] == BookValid(SYM, 13, 2_000)

@@ -6,16 +6,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectivity.core.book import BookDelta, BookSnapshot
+from connectivity.core.book_sync import BookSync
 from connectivity.core.models import Side
 from connectivity.errors import ParseError, UnknownEnumValue
-from exchanges.binance.constants import TIME_UNIT_NS
+from exchanges.binance.constants import BOOK_INTEGRITY, BOOK_SEQUENCE_RULE, TIME_UNIT_NS
 from exchanges.binance.parsers import (
     BookTicker,
+    DepthFed,
     PublicTrade,
     ServerShutdown,
     WsError,
     WsResponse,
     clean_frame,
+    feed_frame,
     parse_book_ticker,
     parse_data,
     parse_depth_snapshot,
@@ -241,3 +244,79 @@ def test_fast_and_strict_paths_agree_on_any_8_decimal_levels(prices, qtys, combi
     assert fast == strict
     assert isinstance(fast, BookDelta)
     assert fast.bids == list(zip(prices, qtys, strict=False))
+
+
+# -- feed_frame: the one-pass hot path into BookSync ------------------------------------------
+
+
+def live_sync() -> BookSync:
+    sync = BookSync(BOOK_INTEGRITY, BOOK_SEQUENCE_RULE)
+    sync.on_snapshot(
+        "NKNUSDT", BookSnapshot("NKNUSDT", 499869751, [(35_000_000, 1)], [(36_000_000, 1)], 0, 0)
+    )
+    return sync
+
+
+def test_feed_frame_applies_a_recorded_diff_and_reports_it() -> None:
+    sync = live_sync()
+    fed = feed_frame(fixture("depth_update_combined.json"), 9, sync)
+    assert fed == DepthFed("NKNUSDT", 499869750, 499869752, 1633998512068 * MS, False)
+    assert sync.is_valid("NKNUSDT")
+    assert sync.book("NKNUSDT").bid_quantity(35_130_000) == 619_500_000_000
+
+
+def test_feed_frame_takes_the_strict_path_for_frames_that_are_not_clean() -> None:
+    raw = fixture("depth_update_combined.json")
+    spaced = raw.replace(b'"b":', b'"b": ')  # valid JSON, but not clean
+    one, two = live_sync(), live_sync()
+    feed_frame(raw, 1, one)
+    feed_frame(spaced, 1, two)
+    feed_frame(raw.decode(), 1, two)  # str frames are never clean either
+    assert one.book("NKNUSDT").bids() == two.book("NKNUSDT").bids()
+
+
+def test_feed_frame_returns_other_messages_parsed() -> None:
+    sync = live_sync()
+    assert isinstance(feed_frame(fixture("book_ticker_combined.json"), 1, sync), BookTicker)
+    assert feed_frame(fixture("subscribe_ack.json"), 1, sync) == WsResponse(1, None)
+
+
+def test_feed_frame_refuses_unsubscribed_symbols_and_bad_headers() -> None:
+    sync = live_sync()
+    with pytest.raises(UnknownEnumValue):
+        feed_frame(fixture("depth_update_combined.json"), 1, sync, symbols={"BTCUSDT"})
+    for payload in (
+        b"{oops",
+        b'{"stream":"x","data":null}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[]}',
+        b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":{},"a":[]}',
+    ):
+        with pytest.raises(ParseError):
+            feed_frame(payload, 1, sync)
+
+
+@given(st.lists(st.tuples(amounts, amounts), min_size=1, max_size=15))
+def test_feed_frame_and_parse_frame_build_identical_books(updates) -> None:
+    one = BookSync(BOOK_INTEGRITY, BOOK_SEQUENCE_RULE, check_crossed=False)
+    two = BookSync(BOOK_INTEGRITY, BOOK_SEQUENCE_RULE, check_crossed=False)
+    for sync in (one, two):
+        sync.on_snapshot("X", BookSnapshot("X", 0, [], [], 0, 0))
+    # id 0 is covered by the snapshot (and opens the book); ids 1.. are applied
+    for index, (bids, asks) in enumerate([([], []), *updates]):
+        data = {
+            "e": "depthUpdate",
+            "E": 1,
+            "s": "X",
+            "U": index,
+            "u": index,
+            "b": _levels(bids, asks),
+            "a": _levels(asks, bids),
+        }
+        raw = orjson.dumps(data)
+        feed_frame(raw, 0, one)
+        delta = parse_frame(raw, 0)
+        assert isinstance(delta, BookDelta)
+        two.on_delta("X", delta, 0)
+        assert one.book("X").bids() == two.book("X").bids()
+        assert one.book("X").asks() == two.book("X").asks()
+    assert one.is_valid("X") and two.is_valid("X")
