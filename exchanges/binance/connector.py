@@ -59,7 +59,14 @@ from exchanges.binance.parsers import parse_depth_snapshot
 from exchanges.binance.streams import BinanceStreamRouter, LatencyRing, depth_watch_key
 from exchanges.binance.symbols import to_venue_symbol
 
-__all__ = ["BinanceMarketData", "BinanceMarketDataConfig", "Recorder", "encode_request"]
+__all__ = [
+    "BINANCE_WS_SETTINGS",
+    "BinanceMarketData",
+    "BinanceMarketDataConfig",
+    "Recorder",
+    "encode_request",
+    "venue_symbol",
+]
 
 ConnectionFactory = Callable[..., WebSocketConnection]
 
@@ -87,6 +94,11 @@ def encode_request(method: str, streams: list[str], request_id: int) -> str:
     return orjson.dumps({"method": method, "params": streams, "id": request_id}).decode()
 
 
+# 5 frames per 1.25 s: Binance counts arrivals per second on its side, so pacing exactly at
+# 5/s lets network or scheduling jitter push a sixth frame into one of its windows.
+BINANCE_WS_SETTINGS = WebSocketSettings(send_limit=5, send_window_s=1.25)
+
+
 def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
     return tuple(symbols)
 
@@ -109,7 +121,7 @@ class BinanceMarketDataConfig:
     book_stale_after_s: float | None = None  # flag a book with no update for this long
     snapshot_retry_s: float = 1.0
     weight_limit_1m: int = 6000
-    ws_settings: WebSocketSettings = attrs.field(factory=WebSocketSettings)
+    ws_settings: WebSocketSettings = attrs.field(factory=lambda: BINANCE_WS_SETTINGS)
 
     def streams_for(self, stream_symbol: str) -> list[str]:
         """Return the stream names of one symbol (Binance's lowercase spelling)."""
@@ -268,11 +280,6 @@ class BinanceMarketData(Connector):
             )
             router.bind(connection)
             shard.router, shard.connection = router, connection
-            if self.config.stream_stale_after_s is not None:
-                for symbol in shard.symbols:
-                    connection.watch(
-                        depth_watch_key(symbol.lower()), self.config.stream_stale_after_s
-                    )
             connection.start()
         if self.config.book_stale_after_s is not None:
             self.every(1.0, self._check_stale, "stale")
@@ -292,6 +299,11 @@ class BinanceMarketData(Connector):
         shard.subscriptions.replay(connection.send)
         if not shard.subscriptions.wait_settled(self.config.ack_timeout_s):
             raise ConnectFailed("SUBSCRIBE not acknowledged in time", venue=VENUE)
+        stale_after = self.config.stream_stale_after_s
+        if stale_after is not None:
+            # Silence counts from the acknowledgement: pacing many SUBSCRIBE frames takes time.
+            for symbol in shard.symbols:
+                connection.watch(depth_watch_key(symbol.lower()), stale_after)
 
     def _on_disconnect(self, shard: _Shard, reason: str) -> None:
         shard.subscriptions.disconnected()

@@ -56,6 +56,7 @@ def start(venue: BinanceSimVenue, events: list[Any]) -> Iterator[Start]:
             ack_timeout_s=2.0,
             ws_settings=WebSocketSettings(
                 ping_interval_s=0.3,  # pings flow during a stall (within the 5 frames/s limit)
+                send_window_s=1.25,  # the production margin (BINANCE_WS_SETTINGS)
                 backoff_initial_s=0.02,
                 backoff_max_s=0.1,
                 tick_s=0.05,
