@@ -7,10 +7,12 @@ that fails any of these is *garbled*: FIX says drop it without touching sequence
 framer counts it, reports it and resynchronises on the next ``8=FIX``. Length/data pairs (95/96
 and friends) are honoured, so a data value may contain SOH.
 
-Speed matters (every ExecutionReport and market-data frame goes through here): fields are split
-with ``bytes.split``/``partition`` in one pass, tag numbers come from a cache instead of
-``int()``, and the checksum uses ``zlib.adler32`` (whose low half is 1 + the byte sum for chunks
-of at most 256 bytes) rather than a Python loop over bytes.
+Speed matters (every ExecutionReport and market-data frame goes through here): a frame is split
+at SOH once (header checks use the same pieces), the fields come from one list comprehension
+whose tag numbers are looked up in a cache instead of ``int()``, the tag -> value index is built
+in C with ``dict()``, and the checksum uses ``zlib.adler32`` (whose low half is 1 + the byte sum
+for chunks of at most 256 bytes) rather than a Python loop over bytes. Encoding builds one str
+for the usual str/int values and encodes it once. ``benchmarks/fix_codec.py`` measures it.
 """
 
 from __future__ import annotations
