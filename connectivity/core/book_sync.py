@@ -39,11 +39,7 @@ the new snapshot plus the buffered deltas and swapped in only once it has caught
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
-
-import attrs
 
 from connectivity.core.book import (
     BookDelta,
@@ -52,6 +48,18 @@ from connectivity.core.book import (
     ChecksumFn,
     LevelDecoder,
     OrderBook,
+)
+from connectivity.core.book_integrity import (
+    BookEvent,
+    BookInvalid,
+    BookStats,
+    BookStatus,
+    BookValid,
+    IntegrityMode,
+    InvalidReason,
+    SequenceRule,
+    UpdateIdRangeRule,
+    Verdict,
 )
 from connectivity.errors import ConfigError, ParseError
 
@@ -70,170 +78,9 @@ __all__ = [
 ]
 
 
-class IntegrityMode(enum.Enum):
-    """How a venue lets us prove a local book is complete (declared per feed)."""
-
-    SEQUENCE = "sequence"  # update ids: a SequenceRule decides apply / ignore / gap
-    CHECKSUM = "checksum"  # venue-published checksum per delta, checked by a ChecksumFn
-    SNAPSHOT_ONLY = "snapshot_only"  # every message is a full book; deltas are refused
-    NONE = "none"  # deltas applied after a snapshot without any check
-
-
-class Verdict(enum.Enum):
-    """What a sequence rule says about one delta against the current book id."""
-
-    APPLY = "apply"
-    STALE = "stale"  # already reflected in the book: ignore
-    GAP = "gap"  # something was missed: resync
-
-
-class SequenceRule(Protocol):
-    """A venue's update-id rule (a strategy object, so venues differ by data, not code)."""
-
-    def snapshot_usable(self, snapshot_id: int, first_buffered: BookDelta) -> bool:
-        """Return False when the snapshot is older than the buffer (fetch it again)."""
-
-    def covered_by_snapshot(self, snapshot_id: int, delta: BookDelta) -> bool:
-        """Return True when a buffered delta is already in the snapshot (drop it)."""
-
-    def check(self, book_id: int, first_id: int, last_id: int) -> Verdict:
-        """Classify a delta (its id range) against the book's current update id."""
-
-
-class UpdateIdRangeRule:
-    """Deltas carry an id range ``[first_id, last_id]`` (Binance spot ``U``/``u``).
-
-    Exactly ``specs/binance.md`` 3.1 (current text, corrected 2025-11-12): snapshot too old
-    when ``snapshot_id < first buffered first_id``; drop ``last_id <= snapshot_id``; ignore
-    ``last_id < book_id``; gap when ``first_id > book_id + 1``; otherwise apply. The
-    pre-2024 rule (first event must have ``U <= id+1 <= u``, then ``U == prev u + 1``)
-    accepts a subset of what this rule accepts on an in-order stream.
-    """
-
-    __slots__ = ()
-
-    def snapshot_usable(self, snapshot_id: int, first_buffered: BookDelta) -> bool:
-        """Return False when ``snapshot_id < first_buffered.first_id``."""
-        return snapshot_id >= first_buffered.first_id
-
-    def covered_by_snapshot(self, snapshot_id: int, delta: BookDelta) -> bool:
-        """Return True when ``delta.last_id <= snapshot_id``."""
-        return delta.last_id <= snapshot_id
-
-    def check(self, book_id: int, first_id: int, last_id: int) -> Verdict:
-        """Apply, ignore (``last_id < book_id``) or gap (``first_id > book_id + 1``)."""
-        if last_id < book_id:
-            return _STALE
-        if first_id > book_id + 1:
-            return _GAP
-        return _APPLY
-
-    def __repr__(self) -> str:
-        return "UpdateIdRangeRule()"
-
-
 _APPLY, _STALE, _GAP = Verdict.APPLY, Verdict.STALE, Verdict.GAP
-_new_tuple = tuple.__new__
-
-
-class BookStatus(enum.Enum):
-    """Where a symbol's book is in its life cycle; only VALID may be quoted off."""
-
-    SYNCING = "syncing"  # never had a book: buffering, waiting for a snapshot
-    VALID = "valid"
-    RESYNCING = "resyncing"  # the last book is still served (frozen, invalid) while rebuilding
-    STALE = "stale"  # no update for ``stale_after_ns``; valid again on the next update
-
-
 _VALID = BookStatus.VALID
-
-
-class InvalidReason(enum.Enum):
-    """Why a book stopped being valid."""
-
-    GAP = "gap"
-    CHECKSUM_MISMATCH = "checksum_mismatch"
-    CROSSED = "crossed"
-    STALE = "stale"
-    RESET = "reset"  # asked for by the connector (reconnect, resubscribe, bad payload)
-    MALFORMED = "malformed"  # a level failed to decode half-way through a one-pass apply
-
-
-@attrs.frozen
-class BookValid:
-    """A symbol's book became valid (first sync, after a resync, or no longer stale)."""
-
-    symbol: str
-    update_id: int
-    ts: int  # ns, receive time of what made it valid
-
-
-@attrs.frozen
-class BookInvalid:
-    """A symbol's book must not be quoted off any more; ``reason`` says why."""
-
-    symbol: str
-    reason: InvalidReason
-    detail: str
-    update_id: int  # the book id at the time
-    ts: int
-    expected: int | None = None  # for gaps: the first id we could accept (bookId + 1)
-    received: int | None = None  # for gaps: the delta's first id
-
-
-BookEvent = BookValid | BookInvalid
-
-
-class BookStats:
-    """Per-symbol counters (mutable, read by monitoring)."""
-
-    __slots__ = (
-        "_book",
-        "buffer_overflows",
-        "checksum_failures",
-        "crossed",
-        "dropped_covered",
-        "gaps",
-        "last_ts_recv",
-        "resyncs",
-        "snapshot_refetches",
-        "snapshots_applied",
-        "stale_ignored",
-        "updates_applied",
-    )
-
-    def __init__(self, book: OrderBook) -> None:
-        self._book = book
-        self.updates_applied = 0  # deltas applied to a book (buffered or live)
-        self.resyncs = 0  # times a book was invalidated and rebuilt
-        self.gaps = 0
-        self.stale_ignored = 0  # deltas ignored by the rule (already in the book)
-        self.dropped_covered = 0  # buffered deltas dropped because the snapshot covered them
-        self.snapshots_applied = 0
-        self.snapshot_refetches = 0  # snapshots older than the buffer, fetched again
-        self.crossed = 0  # times a book crossed (each one resyncs)
-        self.checksum_failures = 0
-        self.buffer_overflows = 0
-        self.last_ts_recv = 0  # our receive time of the last applied update (staleness)
-
-    @property
-    def last_update_id(self) -> int:
-        """Return the update id the served book is valid as of (Binance ``bookId``)."""
-        return self._book.update_id
-
-    @property
-    def last_ts_event(self) -> int:
-        """Return the venue time (ns) of the last applied update, for feed latency."""
-        return self._book.ts_event
-
-    def as_dict(self) -> dict[str, int]:
-        """Return the counters as a plain dict (for logs and JSON)."""
-        names = [name for name in self.__slots__ if not name.startswith("_")]
-        names += ["last_ts_event", "last_update_id"]
-        return {name: getattr(self, name) for name in sorted(names)}
-
-    def __repr__(self) -> str:
-        return f"BookStats({self.as_dict()})"
+_new_tuple = tuple.__new__
 
 
 class _Symbol:

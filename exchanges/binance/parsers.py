@@ -292,7 +292,7 @@ def parse_server_shutdown(
 
 def _request_id(value: Any, payload: Any) -> int | str | None:
     if value is None or type(value) is int or type(value) is str:
-        return value  # type: ignore[no-any-return]
+        return value
     raise _bad("request id", payload)
 
 
