@@ -200,6 +200,29 @@ class FixDictionary:
             validate_user_defined_fields=validate_user_defined_fields,
         )  # fmt: skip
 
+    def with_options(
+        self,
+        *,
+        strict_group_order: bool | None = None,
+        allow_unknown_message_fields: bool | None = None,
+        validate_user_defined_fields: bool | None = None,
+    ) -> FixDictionary:
+        """Return a copy sharing the loaded tables, with some validation options changed."""
+
+        def pick(value: bool | None, current: bool) -> bool:
+            return current if value is None else value
+
+        return FixDictionary(
+            self.begin_string, self.fields, self.header, self.trailer, self.messages,
+            strict_group_order=pick(strict_group_order, self.strict_group_order),
+            allow_unknown_message_fields=pick(
+                allow_unknown_message_fields, self.allow_unknown_message_fields
+            ),
+            validate_user_defined_fields=pick(
+                validate_user_defined_fields, self.validate_user_defined_fields
+            ),
+        )  # fmt: skip
+
     def _pair_data_fields(self) -> dict[int, int]:
         # RawData (96) <- RawDataLength (95), Signature (89) <- SignatureLength (93), ...
         pairs = {}

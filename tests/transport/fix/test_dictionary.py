@@ -134,10 +134,7 @@ def test_session_messages_get_the_quickfix_reject_reason(
 def test_order_messages_get_the_expected_reject_reason(
     fix44: FixDictionary, fields: list[tuple[int, str | int]], expected: tuple[int, int | None]
 ) -> None:
-    strict = FixDictionary(
-        fix44.begin_string, fix44.fields, fix44.header, fix44.trailer, fix44.messages,
-        strict_group_order=True,
-    )  # fmt: skip
+    strict = fix44.with_options(strict_group_order=True)
     assert reject(strict, order(*fields)) == expected
 
 
@@ -224,10 +221,9 @@ def test_beginstring_mismatch_is_reported_on_tag_8(fix44: FixDictionary) -> None
 
 
 def test_unknown_fields_pass_when_the_dictionary_allows_them(fix44: FixDictionary) -> None:
-    lenient = FixDictionary(
-        fix44.begin_string, fix44.fields, fix44.header, fix44.trailer, fix44.messages,
-        allow_unknown_message_fields=True, validate_user_defined_fields=False,
-    )  # fmt: skip
+    lenient = fix44.with_options(
+        allow_unknown_message_fields=True, validate_user_defined_fields=False
+    )
     for extra in ((999, "x"), (25099, "x"), (55, "MSFT")):
         lenient.validate(frame(f"35=0|34=2|49=A|52={NOW}|56=B|{extra[0]}={extra[1]}|"))
     assert reject(lenient, frame(f"35=0|34=2|49=A|52={NOW}|56=B|0=x|")) == (0, 0)
@@ -353,10 +349,7 @@ def test_binance_list_status_with_symbol_first_entries_passes_unless_strict(
     binance_oe: FixDictionary,
 ) -> None:
     binance_oe.validate(frame(LIST_STATUS))
-    strict = FixDictionary(
-        binance_oe.begin_string, binance_oe.fields, binance_oe.header, binance_oe.trailer,
-        binance_oe.messages, strict_group_order=True,
-    )  # fmt: skip
+    strict = binance_oe.with_options(strict_group_order=True)
     assert reject(strict, frame(LIST_STATUS)) == (15, 55)
 
 
