@@ -9,6 +9,9 @@ Usage by a market-data connector (no I/O here: the connector fetches snapshots):
     sync.add_symbol("BTCUSDT", price_scale=8, qty_scale=8)   # optional; else defaults
     if sync.on_delta("BTCUSDT", delta):      # BookDelta from the venue parser
         schedule_snapshot("BTCUSDT")          # True = a NEW snapshot request was issued
+    sync.on_delta_text("BTCUSDT", U, u, b_rows, a_rows, ts_event, ts_recv, decoder)
+                                              # the same from clean venue text, one pass
+                                              # (Binance: exchanges.binance.parsers.feed_frame)
     sync.on_snapshot("BTCUSDT", snapshot)     # BookSnapshot; returns True = fetch again
     sync.snapshot_failed("BTCUSDT")           # the fetch failed: the next delta re-requests
     sync.is_valid("BTCUSDT"); sync.book("BTCUSDT"); sync.view("BTCUSDT", 10)
@@ -34,7 +37,9 @@ What consumers see (double-buffered refresh): :meth:`book` always returns the sa
 deltas are applied to it) while :meth:`is_valid` is False, :meth:`status` is
 ``RESYNCING`` and views carry ``valid=False``; the replacement is built on the side from
 the new snapshot plus the buffered deltas and swapped in only once it has caught up, when
-``BookValid`` is emitted. A bot must quote only while :meth:`is_valid` is True.
+``BookValid`` is emitted. A bot must quote only while :meth:`is_valid` is True. A symbol
+whose book is STALE (no applied update for ``stale_after_ns``, see :meth:`check_stale`) is
+served as it is, not valid, until its next applied update.
 """
 
 from __future__ import annotations

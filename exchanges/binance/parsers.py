@@ -7,9 +7,11 @@ counts it and the feed goes on. Prices and quantities become fixed-point ints at
 strings (no float, no Decimal). Timestamps become int nanoseconds (``ts_factor`` converts the
 venue unit: milliseconds by default, ``TIME_UNIT_NS["MICROSECOND"]`` with ``timeUnit``).
 
-Entry point for websocket frames: :func:`parse_frame` (raw or combined stream). Shapes are
-those of ``specs/binance.md`` section 3 and the fixtures under
-``tests/exchanges/binance/fixtures``.
+Entry points for websocket frames (raw or combined stream): :func:`parse_frame` returns a
+typed value for any message; :func:`feed_frame` is the market-data hot path: a depth diff
+goes straight into a ``BookSync`` (decoded and applied in one pass when the frame is clean)
+and every other message is returned parsed. Shapes are those of ``specs/binance.md``
+section 3 and the fixtures under ``tests/exchanges/binance/fixtures``.
 """
 
 from __future__ import annotations

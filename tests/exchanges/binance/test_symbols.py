@@ -5,6 +5,7 @@ import orjson
 import pytest
 
 from connectivity.errors import ConfigError, ParseError, UnknownEnumValue
+from exchanges.binance.constants import depth_weight
 from exchanges.binance.symbols import (
     SymbolMap,
     parse_exchange_info,
@@ -117,3 +118,10 @@ def test_canonical_symbols_map_without_exchange_info(canonical, venue, stream) -
 def test_non_canonical_symbols_are_refused(bad: str) -> None:
     with pytest.raises(ConfigError):
         to_venue_symbol(bad)
+
+
+@pytest.mark.parametrize(
+    ("limit", "weight"), [(5, 5), (100, 5), (101, 25), (1000, 50), (5000, 250), (9999, 250)]
+)
+def test_depth_snapshot_weight_follows_the_documented_bands(limit: int, weight: int) -> None:
+    assert depth_weight(limit) == weight
