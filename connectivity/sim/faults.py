@@ -27,6 +27,7 @@ class Fault(enum.Enum):
     SERVER_SHUTDOWN = "server_shutdown"  # the venue announces maintenance, then disconnects
     DELAYED_SNAPSHOT = "delayed_snapshot"  # the REST snapshot answers late; diffs keep flowing
     STALE_SNAPSHOT = "stale_snapshot"  # the snapshot predates the first buffered diff
+    SNAPSHOT_ERROR = "snapshot_error"  # the snapshot request fails with a server error
     FLOOD = "flood"  # a burst of diffs back to back, as fast as the socket takes them
 
 
@@ -39,10 +40,12 @@ class FaultKnobs:
     duplicate_diffs: int = 0  # the next N depth diffs are sent twice
     stale_snapshots: int = 0  # the next N snapshots are served from an older book state
     snapshot_delay_s: float = 0.0  # every snapshot waits this long before answering
+    snapshot_errors: int = 0  # the next N snapshot requests fail with a server error
     flood_diffs: int = 0  # the next tick emits this many diffs back to back
     dropped: int = attrs.field(default=0, init=False)  # what was actually injected
     duplicated: int = attrs.field(default=0, init=False)
     stale_served: int = attrs.field(default=0, init=False)
+    errors_served: int = attrs.field(default=0, init=False)
 
     def _applies(self, symbol: str) -> bool:
         return self.symbol is None or self.symbol == symbol
@@ -71,6 +74,14 @@ class FaultKnobs:
             return True
         return False
 
+    def take_snapshot_error(self, symbol: str) -> bool:
+        """Return True (and count it) if this snapshot request of ``symbol`` must fail."""
+        if self.snapshot_errors > 0 and self._applies(symbol):
+            self.snapshot_errors -= 1
+            self.errors_served += 1
+            return True
+        return False
+
     def take_flood(self) -> int:
         """Return how many diffs to flood now (and reset the knob)."""
         count, self.flood_diffs = self.flood_diffs, 0
@@ -80,4 +91,5 @@ class FaultKnobs:
         """Turn every fault off (counters of what was injected are kept)."""
         self.symbol = None
         self.drop_diffs = self.duplicate_diffs = self.stale_snapshots = self.flood_diffs = 0
+        self.snapshot_errors = 0
         self.snapshot_delay_s = 0.0

@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 ConnectionFactory = Callable[..., WebSocketConnection]
+MAX_SNAPSHOT_RETRY_S = 60.0
 
 
 class Recorder(Protocol):
@@ -185,6 +186,7 @@ class BinanceMarketData(Connector):
         self.latency: dict[str, LatencyRing] = {}
         self.snapshots_fetched = 0
         self.snapshot_failures = 0
+        self._snapshot_failures: dict[str, int] = {}
         self.shards = self._make_shards()
 
     @classmethod
@@ -330,10 +332,16 @@ class BinanceMarketData(Connector):
             snapshot = parse_depth_snapshot(response.data, symbol, response.received_ns)
         except ConnectivityError as exc:
             self.snapshot_failures += 1
+            failures = self._snapshot_failures[symbol] = self._snapshot_failures.get(symbol, 0) + 1
             self.count_error(exc, f"snapshot of {symbol} failed")
-            self.clock.sleep(self.config.snapshot_retry_s)  # the next delta asks again
-            self.sync.snapshot_failed(symbol)
+            # Back off per symbol (a refused or throttled snapshot must not burn weight in a
+            # loop); a RateLimited answer says how long at least.
+            delay = min(self.config.snapshot_retry_s * 2 ** (failures - 1), MAX_SNAPSHOT_RETRY_S)
+            retry_after = getattr(exc, "retry_after", None)
+            self.clock.sleep(max(delay, retry_after or 0.0))
+            self.sync.snapshot_failed(symbol)  # the next delta asks again
             return
+        self._snapshot_failures.pop(symbol, None)
         self.snapshots_fetched += 1
         if self._recorder is not None:
             body = orjson.dumps(response.data)

@@ -438,6 +438,8 @@ class BinanceSimVenue(SimVenue):
             return self._error(400, -1121, "Invalid symbol.", weight)
         if limit < 1:
             return self._error(400, -1100, "Illegal characters found in parameter 'limit'.", weight)
+        if self.faults.take_snapshot_error(symbol):
+            return self._error(503, -1008, "Server is currently overloaded.", weight)
         source = self._pinned.get(symbol)
         if source is None and symbol in self._stale and self.faults.take_stale_snapshot(symbol):
             source = self._stale.pop(symbol)

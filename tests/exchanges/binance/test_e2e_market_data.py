@@ -216,3 +216,15 @@ def test_more_subscribe_frames_than_the_limit_are_paced_and_never_get_us_disconn
     assert shard.subscriptions.frames_sent == 9 and shard.subscriptions.all_acked
     assert venue.connections_accepted == 1 and venue.closed_for_rate == 0
     assert_books_equal_truth(venue, md, symbols)
+
+
+def test_failed_snapshots_are_retried_with_backoff_until_the_book_is_exact(
+    venue: BinanceSimVenue, start: Start
+) -> None:
+    venue.faults.symbol = "ETHUSDT"
+    venue.faults.snapshot_errors = 2  # HTTP 503 twice
+    md = start()
+    assert venue.faults.errors_served == 2
+    assert md.snapshot_failures == 2 and md.errors["ServerError"] == 2
+    assert md.stats("ETHUSDT").snapshots_applied == 1
+    assert_books_equal_truth(venue, md)
