@@ -91,16 +91,26 @@ class LevelDecoder:
         self.dot = slice(-qty_scale - 1, -qty_scale)  # where '.' sits; never raises
 
     def strict(self, rows: Iterable[Sequence[str]]) -> list[Level]:
-        """Decode rows with the strict parser only."""
+        """Decode rows with the strict parser only (ParseError on any malformed row)."""
         prices = self.prices
         quantities = self.quantities
-        return [(prices[p], quantities[q]) for p, q in rows]
+        try:
+            return [(prices[p], quantities[q]) for p, q in rows]
+        except ParseError:
+            raise
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ParseError(f"malformed book level: {exc!r}") from exc
 
     def fast(self, rows: Sequence[Sequence[str]]) -> list[Level]:
         """Decode rows of a clean frame (see the class docstring)."""
         prices = self.prices
         dot = self.dot
-        levels = [(prices[p], int(q.replace(".", "", 1))) for p, q in rows if q[dot] == "."]
+        try:
+            levels = [(prices[p], int(q.replace(".", "", 1))) for p, q in rows if q[dot] == "."]
+        except ParseError:
+            raise
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ParseError(f"malformed book level: {exc!r}") from exc
         if len(levels) != len(rows):
             return self.strict(rows)
         return levels

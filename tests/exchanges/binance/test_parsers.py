@@ -320,3 +320,13 @@ def test_feed_frame_and_parse_frame_build_identical_books(updates) -> None:
         assert one.book("X").bids() == two.book("X").bids()
         assert one.book("X").asks() == two.book("X").asks()
     assert one.is_valid("X") and two.is_valid("X")
+
+
+@pytest.mark.parametrize(
+    "row", [b'["1.00000000",5]', b'[1,"1.00000000"]', b'["1.00000000"]', b'"ab"']
+)
+def test_feed_frame_raises_parse_error_for_bad_rows_while_buffering(row: bytes) -> None:
+    sync = BookSync(BOOK_INTEGRITY, BOOK_SEQUENCE_RULE)  # no snapshot yet: the diff is buffered
+    frame = b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[' + row + b'],"a":[]}'
+    with pytest.raises(ParseError):
+        feed_frame(frame, 0, sync)
