@@ -373,3 +373,47 @@ def test_binance_custom_enum_and_limit_response_group(binance_oe: FixDictionary)
         5,
         25008,
     )
+
+
+def _body_fields(text: str) -> list[tuple[int, str]]:
+    pairs = [p.split("=", 1) for p in text.split("|") if p]
+    return [(int(t), v) for t, v in pairs[1:]]
+
+
+def _rebuild(fields: list[tuple[int, str]], msg_type: str = "8") -> FixMessage:
+    return parse_message(encode(b"FIX.4.4", msg_type, fields))
+
+
+EXEC_REPORT = _body_fields(BINANCE_OE[1])
+
+
+@pytest.mark.parametrize("index", range(len(EXEC_REPORT)))
+def test_dropping_any_field_of_an_execution_report_fails_exactly_when_it_is_required(
+    binance_oe: FixDictionary, index: int
+) -> None:
+    # Required per spot-fix-oe.xml: header 49/56/34/52; ExecutionReport OrdType, Side, Symbol,
+    # ExecType, CumQty, LastQty, OrdStatus.
+    required = {34, 49, 52, 56, 40, 54, 55, 150, 14, 32, 39}
+    tag = EXEC_REPORT[index][0]
+    message = _rebuild(EXEC_REPORT[:index] + EXEC_REPORT[index + 1 :])
+    if tag in required:
+        assert reject(binance_oe, message) == (1, tag)
+    else:
+        binance_oe.validate(message)
+
+
+@pytest.mark.parametrize("index", range(4, len(EXEC_REPORT)))
+def test_repeating_any_body_field_of_an_execution_report_is_rejected(
+    binance_oe: FixDictionary, index: int
+) -> None:
+    fields = [*EXEC_REPORT, EXEC_REPORT[index]]
+    assert reject(binance_oe, _rebuild(fields)) == (13, EXEC_REPORT[index][0])
+
+
+@pytest.mark.parametrize("index", range(len(EXEC_REPORT)))
+def test_emptying_any_field_of_an_execution_report_is_rejected(
+    binance_oe: FixDictionary, index: int
+) -> None:
+    tag = EXEC_REPORT[index][0]
+    fields = "".join(f"{t}={'' if i == index else v}|" for i, (t, v) in enumerate(EXEC_REPORT))
+    assert reject(binance_oe, frame(f"35=8|{fields}")) == (4, tag)
