@@ -335,6 +335,10 @@ def test_quickfix_script_2m_overlong_bodylength_swallows_the_next_message_when_a
     quickfix = FixFramer(quickfix_resync=True)
     assert quickfix.feed(overlong + following) == [] and quickfix.garbled == 1
     assert [m.get_int(34) for m in quickfix.feed(heartbeat(6))] == [6]
+    short = good.replace(declared, b"9=30\x01")  # too short: only the frame itself is lost
+    for framer in (FixFramer(), FixFramer(quickfix_resync=True)):
+        assert [m.get_int(34) for m in framer.feed(short + following)] == [5]
+        assert framer.garbled == 1
 
 
 def test_reset_forgets_a_partial_frame() -> None:
