@@ -1,12 +1,12 @@
 """Route one Binance market-stream connection: envelope -> parser -> BookSync / sinks.
 
 :class:`BinanceStreamRouter` is the ``on_message`` of one websocket connection. Depth updates
-take a short path (envelope unwrapped, :func:`parse_depth_update`, :meth:`BookSync.on_delta`,
-the subscription's watchdog touched, feed latency sampled); everything else goes through
-:func:`parse_data` and is dispatched by type: tickers and trades to the event sink,
-SUBSCRIBE acks and errors to the connection's :class:`Subscriptions`, ``serverShutdown`` to a
-seamless rollover of the connection. A malformed or unknown message is counted by error type
-and dropped; it never stops the feed.
+take the one-pass path of :func:`feed_frame` (envelope unwrapped, levels decoded straight into
+the symbol's book through :class:`BookSync`), then the subscription's watchdog is touched and
+feed latency sampled. Everything else comes back parsed and is dispatched by type: tickers
+and trades to the event sink, SUBSCRIBE acks and errors to the connection's
+:class:`Subscriptions`, ``serverShutdown`` to a seamless rollover of the connection. A
+malformed or unknown message is counted by error type and dropped; it never stops the feed.
 """
 
 from __future__ import annotations
@@ -16,23 +16,18 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from orjson import JSONDecodeError
-from orjson import loads as orjson_loads
-
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookSnapshot
 from connectivity.core.book_sync import BookSync
-from connectivity.errors import ParseError, UnknownEnumValue
-from exchanges.binance.constants import VENUE
+from connectivity.errors import ParseError
 from exchanges.binance.parsers import (
     BookTicker,
+    DepthFed,
     PublicTrade,
     ServerShutdown,
     WsError,
     WsResponse,
-    loads,
-    parse_data,
-    parse_depth_update,
+    feed_frame,
 )
 
 __all__ = [
@@ -134,43 +129,26 @@ class BinanceStreamRouter:
         if self._record is not None:
             self._record(ts_recv, payload)
         try:
-            try:
-                msg = orjson_loads(payload)
-            except JSONDecodeError:
-                msg = loads(payload)  # raises the typed ParseError with the payload
-            stream = None
-            if type(msg) is dict and "stream" in msg:
-                stream = msg["stream"]
-                data = msg.get("data")
-            else:
-                data = msg
-            if type(data) is dict and data.get("e") == "depthUpdate":
-                delta = parse_depth_update(data, ts_recv)
-            else:
-                if stream is not None and type(stream) is not str:
-                    raise ParseError("combined-stream name is not a string", venue=VENUE)
-                self._dispatch(parse_data(data, ts_recv, stream))
-                return
+            # Depth diffs are decoded and applied to the symbol's book in one pass.
+            result = feed_frame(payload, ts_recv, self.sync, symbols=self.symbols)
         except ParseError as exc:
             self._count(exc)
             return
-        # The hot path, inlined: one depth update to its book.
-        symbol = delta.symbol
-        if symbol not in self.symbols:
-            self._count(UnknownEnumValue(f"depth for unsubscribed symbol {symbol!r}"))
+        if type(result) is not DepthFed:
+            self._dispatch(result)
             return
+        symbol = result.symbol
         self.deltas += 1
-        self.sync.on_delta(symbol, delta, ts_recv)
         # The watchdog needs a sign of life per interval (seconds), not per message.
         if ts_recv - self._touched[symbol] > TOUCH_EVERY_NS and self.control is not None:
             self._touched[symbol] = ts_recv
             self.control.touch(self._watch[symbol])
         # Sample feed latency on every LATENCY_EVERY-th update that went live into the book.
-        if not self.deltas % LATENCY_EVERY and self._books[symbol].update_id == delta.last_id:
+        if not self.deltas % LATENCY_EVERY and self._books[symbol].update_id == result.last_id:
             ring = self.latency.get(symbol)
             if ring is None:
                 ring = self.latency[symbol] = LatencyRing()
-            ring.add(self._time_ns() - delta.ts_event)
+            ring.add(self._time_ns() - result.ts_event)
 
     def _dispatch(self, parsed: object) -> None:
         if isinstance(parsed, BookTicker):
