@@ -136,7 +136,7 @@ class _TextPrefixCache(dict[int, str]):
 _TAGS: dict[bytes, int] = {b"%d" % tag: tag for tag in range(1, 1000)}
 _PREFIXES = _PrefixCache({tag: b"%d=" % tag for tag in range(1, 1000)})
 _TEXT_PREFIXES = _TextPrefixCache({tag: f"{tag}=" for tag in range(1, 1000)})
-_TEXT_TYPES = frozenset({str, int})  # exactly these: bool and float must not pass as text
+_TEXT_TYPES = frozenset({str, int, bytes})  # exactly these: bool, float must not pass as text
 
 
 class FixMessage:
@@ -544,13 +544,16 @@ def encode(
 
 
 def _encode_text_body(msg_type: bytes | str, fields: list[tuple[int, Any]]) -> bytes | None:
-    """Fast path for the usual case (str and int values, all ASCII): one str, encoded once.
-
-    Returns None for anything else (bytes, SOH, empty values, other types) so that the
-    careful path deals with it.
+    """Fast path for the usual case (str, int and bytes values, all ASCII): one str, encoded
+    once. Returns None for anything else (non-ASCII, SOH, empty values, other types) so that
+    the careful path deals with it.
     """
     prefixes = _TEXT_PREFIXES
-    parts = [f"{prefixes[tag]}{value}\x01" for tag, value in fields if type(value) in _TEXT_TYPES]
+    parts = [
+        f"{prefixes[tag]}{value.decode('latin-1') if type(value) is bytes else value}\x01"
+        for tag, value in fields
+        if type(value) in _TEXT_TYPES
+    ]
     if len(parts) != len(fields):
         return None
     text_type = msg_type.decode("ascii", "replace") if isinstance(msg_type, bytes) else msg_type
