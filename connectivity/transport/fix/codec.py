@@ -580,14 +580,19 @@ def _encode_body(msg_type: bytes | str, fields: list[tuple[int, Any]]) -> bytes:
 
 def _check_values(parts: list[bytes]) -> None:
     """Find the offending value after encode's cheap whole-body check failed."""
-    allowed_length: dict[int, int] = {}
+    data_length: dict[int, int] = {}  # data tag -> length its length field announced
     for i in range(0, len(parts), 3):
         tag = int(parts[i][:-1])
         value = parts[i + 1]
         if not value:
             raise FixEncodeError(f"tag {tag}: empty value (FIX forbids empty fields)")
-        if SOH in value and allowed_length.get(tag) != len(value):
+        expected = data_length.get(tag)
+        if expected is not None and expected != len(value):
+            raise FixEncodeError(
+                f"tag {tag}: {len(value)} bytes of data, length field says {expected}"
+            )
+        if SOH in value and expected is None:
             raise FixEncodeError(f"tag {tag}: SOH inside a value that is not length-prefixed data")
-        allowed_length.clear()
+        data_length.clear()
         if tag in DEFAULT_DATA_PAIRS and value.isdigit():
-            allowed_length[DEFAULT_DATA_PAIRS[tag]] = int(value)
+            data_length[DEFAULT_DATA_PAIRS[tag]] = int(value)

@@ -363,11 +363,25 @@ def test_raw_data_containing_soh_survives_encode_parse_and_framing() -> None:
 
 
 def test_raw_data_with_a_wrong_length_is_garbled() -> None:
-    with pytest.raises(FixEncodeError, match="SOH"):
+    with pytest.raises(FixEncodeError, match="length field says 3"):
         encode(b"FIX.4.4", "A", [(95, 3), (96, b"a\x01bcd")])
     for body in (b"35=A\x0195=3\x0196=a\x01bcd\x01", b"35=A\x0195=3\x0198=0\x01"):
         with pytest.raises(GarbledMessage, match="96"):
             parse_message(frame(body))
+
+
+def test_a_dictionary_s_data_pairs_drive_the_framer() -> None:
+    data = b"a\x01b"
+    raw = encode(b"FIX.4.4", "A", [(34, 1), (95, 3), (96, data), (108, 30)])
+    assert [m[96] for m in FixFramer(data_pairs={95: 96}).feed(raw)] == [data]
+    without = FixFramer(data_pairs={})
+    assert without.feed(raw) == [] and without.garbled == 1  # "b" is not a field
+
+
+def test_encode_refuses_data_whose_length_field_disagrees() -> None:
+    with pytest.raises(FixEncodeError, match="length field says 88"):
+        encode(b"FIX.4.4", "A", [(95, 88), (96, "c2lnbmF0dXJl=")])
+    assert parse_message(encode(b"FIX.4.4", "A", [(95, 13), (96, "c2lnbmF0dXJl=")]))[96]
 
 
 def test_printable_only_rejects_control_bytes_but_keeps_the_parse() -> None:
