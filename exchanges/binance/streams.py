@@ -108,6 +108,7 @@ class BinanceStreamRouter:
         self._watch = {s: depth_watch_key(s.lower()) for s in self.symbols}
         self._touched = dict.fromkeys(self.symbols, -TOUCH_EVERY_NS - 1)  # last touch (ts_recv)
         self._books = {s: sync.book(s) for s in self.symbols}  # stable objects (BookSync)
+        self._counts = dict.fromkeys(self.symbols, 0)  # depth updates per symbol
         self._time_ns = time_ns
         self._emit = emit
         self._record = record
@@ -143,8 +144,9 @@ class BinanceStreamRouter:
         if ts_recv - self._touched[symbol] > TOUCH_EVERY_NS and self.control is not None:
             self._touched[symbol] = ts_recv
             self.control.touch(self._watch[symbol])
-        # Sample feed latency on every LATENCY_EVERY-th update that went live into the book.
-        if not self.deltas % LATENCY_EVERY and self._books[symbol].update_id == result.last_id:
+        # Sample feed latency on every LATENCY_EVERY-th update of a symbol that went live.
+        count = self._counts[symbol] = self._counts[symbol] + 1
+        if not count % LATENCY_EVERY and self._books[symbol].update_id == result.last_id:
             ring = self.latency.get(symbol)
             if ring is None:
                 ring = self.latency[symbol] = LatencyRing()

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from connectivity.connector.streams import Subscriptions
-from connectivity.core.book import BookSnapshot
+from connectivity.core.book import BookDelta, BookSnapshot
 from connectivity.core.book_sync import BookSync
 from exchanges.binance.connector import encode_request
 from exchanges.binance.constants import BOOK_INTEGRITY, BOOK_SEQUENCE_RULE
@@ -90,3 +90,22 @@ def test_malformed_unknown_and_foreign_messages_are_counted_and_the_feed_goes_on
     assert router.errors == {"ParseError": 3, "UnknownEnumValue": 2}
     router.on_message(_depth(10, 12, [["100.00", "2"]]), 5)
     assert sync.buffered("BTCUSDT") == 1
+
+
+def test_latency_is_sampled_for_every_symbol_when_their_updates_interleave() -> None:
+    sync = BookSync(BOOK_INTEGRITY, BOOK_SEQUENCE_RULE)
+    symbols = ["BTCUSDT", "ETHUSDT"]
+    router = BinanceStreamRouter(
+        sync, Subscriptions(encode_request), symbols, time_ns=lambda: 5_000_000, emit=print
+    )
+    for update_id in range(1, 2 + 2 * LATENCY_EVERY):
+        for symbol in symbols:
+            data = {"e": "depthUpdate", "E": 1, "s": symbol, "U": update_id, "u": update_id}
+            data.update({"b": [["1.00", "1"]], "a": [["2.00", "1"]]})
+            if update_id == 1:
+                sync.on_delta(symbol, BookDelta(symbol, 1, 1, [], [], 0, 0))
+                sync.on_snapshot(symbol, BookSnapshot(symbol, 1, [], [], 0, 0))
+                continue
+            router.on_message(orjson.dumps(data), 10)
+    for symbol in symbols:
+        assert router.latency[symbol].samples == [5_000_000 - 1_000_000] * 2
