@@ -531,7 +531,10 @@ def encode(
 
     ``fields`` is everything after MsgType, header then body. A data field (96 after 95, ...)
     may contain SOH when its length field says so; any other SOH is refused, as is an empty
-    value, since either would let a value smuggle in fields.
+    value, since either would let a value smuggle in fields. The caller supplies the length
+    field (``(95, len(signature))``); a disagreeing length is refused whenever the value
+    takes the careful path (SOH inside, trailing ``=`` as in base64 padding, non-ASCII),
+    not on the fast path, which keeps encoding at half of simplefix's time.
     """
     if type(fields) is not list:
         fields = list(fields)
