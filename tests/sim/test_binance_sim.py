@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -194,3 +195,16 @@ def test_fault_knobs_are_one_shot_per_symbol_and_reset_turns_them_off() -> None:
     knobs.stale_snapshots = 3
     knobs.reset()
     assert not knobs.take_stale_snapshot("BTCUSDT") and knobs.dropped == 1
+
+
+def test_the_1000ms_depth_stream_merges_ticks_into_contiguous_update_id_ranges(
+    venue: BinanceSimVenue,
+) -> None:
+    ws = _connect(venue.ws_url + "/ws/ethusdt@depth")
+    try:
+        events = [_json(ws) for _ in range(3)]
+    finally:
+        ws.close()
+    for before, after in itertools.pairwise(events):
+        assert after["U"] == before["u"] + 1
+        assert after["u"] - after["U"] + 1 >= 10  # at least one action per merged tick

@@ -16,6 +16,7 @@ import pytest
 from connectivity.core.book_sync import BookInvalid, InvalidReason
 from connectivity.transport.websocket import WebSocketSettings
 from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConfig
+from exchanges.binance.parsers import BookTicker, PublicTrade
 from exchanges.binance.sim import BinanceSimVenue
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -228,3 +229,22 @@ def test_failed_snapshots_are_retried_with_backoff_until_the_book_is_exact(
     assert md.snapshot_failures == 2 and md.errors["ServerError"] == 2
     assert md.stats("ETHUSDT").snapshots_applied == 1
     assert_books_equal_truth(venue, md)
+
+
+def test_tickers_and_trades_reach_the_sink_and_the_last_ticker_is_the_true_top(
+    venue: BinanceSimVenue, start: Start, events: list[Any]
+) -> None:
+    md = start()
+    wait_for(
+        lambda: (
+            {e.symbol for e in events if isinstance(e, PublicTrade)} == set(SYMBOLS)
+            and {e.symbol for e in events if isinstance(e, BookTicker)} == set(SYMBOLS)
+        )
+    )
+    assert_books_equal_truth(venue, md)  # freezes the market: no ticker after this
+    for symbol in SYMBOLS:
+        last = [e for e in events if isinstance(e, BookTicker) and e.symbol == symbol][-1]
+        top = md.view(symbol, 1)
+        assert (last.bid_price, last.bid_qty) == top.best_bid
+        assert (last.ask_price, last.ask_qty) == top.best_ask
+        assert last.update_id <= top.update_id
