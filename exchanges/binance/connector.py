@@ -283,8 +283,9 @@ class BinanceMarketData(Connector):
             router.bind(connection)
             shard.router, shard.connection = router, connection
             connection.start()
-        if self.config.book_stale_after_s is not None:
-            self.every(1.0, self._check_stale, "stale")
+        stale_after = self.config.book_stale_after_s
+        if stale_after is not None:
+            self.every(min(1.0, max(0.02, stale_after / 4)), self._check_stale, "stale")
 
     def _check_stale(self) -> None:
         self.sync.check_stale(self.clock.time_ns())

@@ -52,7 +52,7 @@ def start(venue: BinanceSimVenue, events: list[Any]) -> Iterator[Start]:
             symbols=overrides.pop("symbols", SYMBOLS),
             rest_url=venue.rest_url,
             ws_url=venue.ws_url,
-            stream_stale_after_s=0.5,
+            stream_stale_after_s=overrides.pop("stream_stale_after_s", 0.5),
             snapshot_retry_s=0.05,
             ack_timeout_s=2.0,
             ws_settings=WebSocketSettings(
@@ -248,3 +248,18 @@ def test_tickers_and_trades_reach_the_sink_and_the_last_ticker_is_the_true_top(
         assert (last.bid_price, last.bid_qty) == top.best_bid
         assert (last.ask_price, last.ask_qty) == top.best_ask
         assert last.update_id <= top.update_id
+
+
+def test_a_quiet_book_is_flagged_stale_then_valid_again_on_the_next_update(
+    venue: BinanceSimVenue, start: Start, events: list[Any]
+) -> None:
+    md = start(book_stale_after_s=0.1, stream_stale_after_s=5.0)
+    venue.freeze()
+    wait_for(
+        lambda: any(isinstance(e, BookInvalid) and e.reason is InvalidReason.STALE for e in events)
+    )
+    assert not md.is_valid("BTCUSDT")
+    venue.unfreeze()
+    wait_for(lambda: md.is_valid("BTCUSDT") and md.is_valid("ETHUSDT"))
+    assert md.stats("BTCUSDT").resyncs == 0  # stale is not broken: no resync needed
+    assert_books_equal_truth(venue, md)
