@@ -15,14 +15,18 @@ percentiles). Otherwise (CI, pipes) one compact line per symbol per second. Ctrl
 ``--duration`` ends the run with a summary; the exit code is 1 if a book never became valid.
 """
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
 from connectivity.runtime import patch
 
-patch()
+patch()  # before anything else imports socket, ssl, threading or time
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
-import sys  # noqa: E402
 from typing import Any, TextIO  # noqa: E402
 
 import gevent  # noqa: E402
