@@ -83,12 +83,13 @@ class LevelDecoder:
     goes through the strict parser, so both paths give identical values or a ParseError.
     """
 
-    __slots__ = ("dot", "prices", "quantities")
+    __slots__ = ("dot", "prices", "quantities", "zero")
 
     def __init__(self, price_scale: int = 8, qty_scale: int = 8, cache_size: int = 8192) -> None:
         self.prices = FixedCache(price_scale, cache_size)
         self.quantities = FixedCache(qty_scale, cache_size)  # the strict path
         self.dot = slice(-qty_scale - 1, -qty_scale)  # where '.' sits; never raises
+        self.zero = "0." + "0" * qty_scale if qty_scale else "0"  # a delete, as venues spell it
 
     def strict(self, rows: Iterable[Sequence[str]]) -> list[Level]:
         """Decode rows with the strict parser only (ParseError on any malformed row)."""
@@ -249,11 +250,17 @@ class OrderBook:
         prices = decoder.prices
         quantities = decoder.quantities
         dot = decoder.dot
+        zero = decoder.zero
         try:
             book = self._bids
             keys = self._bid_keys
             for p, q in bids:
                 price = prices[p]
+                if q == zero:  # deletes are frequent: skip the int() for them
+                    if price in book:
+                        del book[price]
+                        del keys[bisect_left(keys, price)]
+                    continue
                 qty = int(q.replace(".", "", 1)) if q[dot] == "." else quantities[q]
                 if qty:
                     if price not in book:
@@ -266,6 +273,11 @@ class OrderBook:
             keys = self._ask_keys
             for p, q in asks:
                 price = prices[p]
+                if q == zero:
+                    if price in book:
+                        del book[price]
+                        del keys[bisect_left(keys, -price)]
+                    continue
                 qty = int(q.replace(".", "", 1)) if q[dot] == "." else quantities[q]
                 if qty:
                     if price not in book:
