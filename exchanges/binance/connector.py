@@ -100,6 +100,15 @@ def encode_request(method: str, streams: list[str], request_id: int) -> str:
 BINANCE_WS_SETTINGS = WebSocketSettings(send_limit=5, send_window_s=1.25)
 
 
+DEPTH_STREAMS = ("depth@100ms", "depth")  # diff depth every 100 ms / 1000 ms
+TRADE_STREAMS: tuple[str | None, ...] = ("trade", "aggTrade", None)
+
+
+def _trade_stream(_: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value not in TRADE_STREAMS:
+        raise ConfigError(f"{attribute.name} must be one of {TRADE_STREAMS}, got {value!r}")
+
+
 def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
     return tuple(symbols)
 
@@ -111,8 +120,10 @@ class BinanceMarketDataConfig:
     symbols: tuple[str, ...] = attrs.field(converter=_as_tuple)
     rest_url: str = REST_BASE_URLS["market_data"]
     ws_url: str = WS_BASE_URLS["prod"]
-    depth_stream: str = "depth@100ms"  # or "depth" (1000 ms)
-    trade_stream: str | None = "trade"  # "trade", "aggTrade" or None
+    depth_stream: str = attrs.field(
+        default="depth@100ms", validator=attrs.validators.in_(DEPTH_STREAMS)
+    )
+    trade_stream: str | None = attrs.field(default="trade", validator=_trade_stream)
     book_ticker: bool = True
     snapshot_limit: int = SNAPSHOT_LIMIT
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
@@ -122,7 +133,7 @@ class BinanceMarketDataConfig:
     book_stale_after_s: float | None = None  # flag a book with no update for this long
     snapshot_retry_s: float = 1.0
     weight_limit_1m: int = 6000
-    ws_settings: WebSocketSettings = attrs.field(factory=lambda: BINANCE_WS_SETTINGS)
+    ws_settings: WebSocketSettings = BINANCE_WS_SETTINGS
 
     def streams_for(self, stream_symbol: str) -> list[str]:
         """Return the stream names of one symbol (Binance's lowercase spelling)."""
