@@ -11,7 +11,9 @@ Commands (from the repository root)::
 (``<url> <-> <ts>`` connects, ``<ts>: <frame>`` websocket lines, and a separate ``.http.``
 file of ``<url> -> <ts>: <body>`` REST answers; found beside the ``.ws.`` file when
 ``--http`` is not given). Records are replayed in receive order through the same parsers and
-``BookSync`` (Binance spec 3.1 rule) the live connector uses; a reconnect resets the books.
+``BookSync`` (Binance spec 3.1 rule) the live connector uses; a ``connect`` to a URL seen
+before is a reconnect of that connection: the symbols whose diffs came over it are resynced
+(other shards are left alone).
 
 Checks made while replaying, reported per symbol:
 - ``rule_violations``: applied deltas that break the current rule (after a snapshot with id
@@ -119,22 +121,25 @@ def replay(records: Iterable[Record]) -> dict[str, Any]:
     checkers: dict[str, _Checker] = {}
     errors: dict[str, int] = {}
     counts = {"records": 0, "frames": 0, "snapshots": 0, "reconnects": 0}
-    connected = False
+    by_url: dict[str, set[str]] = {}  # connection URL -> symbols whose diffs came over it
     for record in records:
         counts["records"] += 1
+        url = record.url or ""
         if record.kind == "connect":
-            if connected:
+            if url in by_url:  # that connection reconnected: resync the symbols it carried
                 counts["reconnects"] += 1
-                sync.reset(detail="reconnect")
-                for checker in checkers.values():
-                    checker.restart([])
-            connected = True
+                sync.reset(sorted(by_url[url]), detail="reconnect")
+                for carried in by_url[url]:
+                    _symbols_of(checkers, carried).restart([])
+            by_url.setdefault(url, set())
         elif record.kind == "snapshot" and record.symbol and record.data is not None:
             counts["snapshots"] += 1
             _snapshot(sync, checkers, record, errors, events)
         elif record.kind == "ws" and record.data is not None:
             counts["frames"] += 1
-            _frame(sync, checkers, record, errors, events)
+            fed = _frame(sync, checkers, record, errors, events)
+            if fed is not None:
+                by_url.setdefault(url, set()).add(fed)
     report: dict[str, Any] = {"symbols": {}, **counts, "parse_errors": errors}
     for symbol in sorted(set(sync.symbols()) | set(checkers)):
         report["symbols"][symbol] = _summary(sync, symbol, _symbols_of(checkers, symbol))
@@ -177,18 +182,19 @@ def _frame(
     record: Record,
     errors: dict[str, int],
     events: list[BookEvent],
-) -> None:
+) -> str | None:
+    """Replay one frame; return the symbol of a depth diff (None for anything else)."""
     assert record.data is not None
     try:
         msg = parse_frame(record.data.encode(), record.t)
     except ParseError as exc:
         _count(errors, exc)  # counted; the replay goes on, as a live feed would
-        return
+        return None
     if isinstance(msg, BookTicker):
         _ticker(sync, _symbols_of(checkers, msg.symbol), msg)
-        return
+        return None
     if not isinstance(msg, BookDelta):
-        return
+        return None
     symbol = msg.symbol
     checker = _symbols_of(checkers, symbol)
     live = sync.is_valid(symbol)
@@ -208,6 +214,7 @@ def _frame(
             checker.rebuilt(sync.book(symbol).update_id)
     _check_tickers(sync, checker, symbol)
     _check_crossed(sync, checker, symbol)
+    return symbol
 
 
 def _check_crossed(sync: BookSync, checker: _Checker, symbol: str) -> None:

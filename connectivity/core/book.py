@@ -85,9 +85,10 @@ class LevelDecoder:
 
     __slots__ = ("dot", "prices", "quantities", "zero")
 
-    def __init__(self, price_scale: int = 8, qty_scale: int = 8, cache_size: int = 8192) -> None:
+    def __init__(self, price_scale: int = 8, qty_scale: int = 8, cache_size: int = 65_536) -> None:
+        # Sized for a few hundred symbols' active price grids (a few MB); emptied when full.
         self.prices = FixedCache(price_scale, cache_size)
-        self.quantities = FixedCache(qty_scale, cache_size)  # the strict path
+        self.quantities = FixedCache(qty_scale, 4096)  # the strict path only
         self.dot = slice(-qty_scale - 1, -qty_scale)  # where '.' sits; never raises
         self.zero = "0." + "0" * qty_scale if qty_scale else "0"  # a delete, as venues spell it
 

@@ -187,3 +187,23 @@ def test_cryptofeed_lines_without_the_expected_shape_raise_parse_error(tmp_path:
     ws.write_text("")
     with pytest.raises(ParseError):
         list(read_cryptofeed(ws, http))
+
+
+def test_reconnect_of_one_shard_resyncs_only_the_symbols_it_carried(tmp_path: Path) -> None:
+    url_b = "wss://stream.binance.com:9443/stream?streams=ethusdt@depth@100ms"
+    bid, ask = [["100.00000000", "1.00000000"]], [["101.00000000", "1.00000000"]]
+    path = tmp_path / "shards.jsonl"
+    with RecordWriter(path) as writer:
+        writer.connect(1, URL)
+        writer.connect(2, url_b)  # a second shard: not a reconnect
+        writer.ws(3, URL, depth(10, 10))
+        writer.ws(4, url_b, depth(50, 50, symbol="ETHUSDT"))
+        writer.snapshot(5, "BTCUSDT", snapshot(10, bid, ask))
+        writer.snapshot(6, "ETHUSDT", snapshot(50, bid, ask))
+        writer.connect(7, url_b)  # shard B reconnects
+        writer.ws(8, URL, depth(11, 11))
+    report = load_script().replay(read_recording(path))
+    assert report["reconnects"] == 1
+    assert report["symbols"]["BTCUSDT"]["status"] == "valid"
+    assert report["symbols"]["BTCUSDT"]["resyncs"] == 0
+    assert report["symbols"]["ETHUSDT"]["status"] == "resyncing"
