@@ -1,1 +1,39 @@
-"""All I/O: HTTP, websocket and FIX transports. Third-party errors are translated here."""
+"""All I/O: HTTP, websocket and FIX transports. Third-party errors are translated here.
+
+- :mod:`connectivity.transport.http`: :class:`RestClient` over one pooled ``requests.Session``.
+- :mod:`connectivity.transport.websocket`: :class:`WebSocketConnection`, a reader greenlet with
+  watchdogs, reconnect, rollover and outbound pacing.
+- :mod:`connectivity.transport.fix`: codec (bytes), session (sans-I/O), pump (greenlets).
+"""
+
+from connectivity.transport.http import (
+    EndpointStats,
+    ErrorMapper,
+    OutgoingRequest,
+    RequestSigner,
+    RestClient,
+    RestResponse,
+    encode_params,
+    make_session,
+)
+from connectivity.transport.websocket import (
+    WebSocketConnection,
+    WebSocketSettings,
+    WebSocketStats,
+    websocket_client_factory,
+)
+
+__all__ = [
+    "EndpointStats",
+    "ErrorMapper",
+    "OutgoingRequest",
+    "RequestSigner",
+    "RestClient",
+    "RestResponse",
+    "WebSocketConnection",
+    "WebSocketSettings",
+    "WebSocketStats",
+    "encode_params",
+    "make_session",
+    "websocket_client_factory",
+]

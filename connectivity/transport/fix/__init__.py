@@ -1,1 +1,51 @@
-"""FIX in three pieces: codec (bytes), session (sans-I/O state machine), pump (greenlets)."""
+"""FIX in three pieces: codec (bytes), session (sans-I/O state machine), pump (greenlets).
+
+- :mod:`.codec`: framing with BodyLength/CheckSum validation, fast parse, encode.
+- :mod:`.dictionary`: QuickFIX-format XML data dictionaries; session-level validation.
+- :mod:`.session` (+ ``session_rules``, ``session_admin``, ``session_writer``): the sans-I/O
+  session for both roles: logon, heartbeats, sequence numbers, resend, gap fill, reject.
+- :mod:`.pump` / :mod:`.acceptor`: greenlets running sessions over TCP or TLS.
+"""
+
+from connectivity.transport.fix.acceptor import FixAcceptor
+from connectivity.transport.fix.codec import (
+    FixFramer,
+    FixMessage,
+    FixParseError,
+    GarbledMessage,
+    encode,
+    parse_message,
+)
+from connectivity.transport.fix.dictionary import FixDictionary, FixValidationError
+from connectivity.transport.fix.pump import Backoff, FixAddress, FixInitiator
+from connectivity.transport.fix.session import Session, SessionEvent, SessionEventKind
+from connectivity.transport.fix.session_rules import (
+    LogonContext,
+    LogonHook,
+    Role,
+    SessionConfig,
+    SessionPolicy,
+)
+
+__all__ = [
+    "Backoff",
+    "FixAcceptor",
+    "FixAddress",
+    "FixDictionary",
+    "FixFramer",
+    "FixInitiator",
+    "FixMessage",
+    "FixParseError",
+    "FixValidationError",
+    "GarbledMessage",
+    "LogonContext",
+    "LogonHook",
+    "Role",
+    "Session",
+    "SessionConfig",
+    "SessionEvent",
+    "SessionEventKind",
+    "SessionPolicy",
+    "encode",
+    "parse_message",
+]
