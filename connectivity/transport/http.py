@@ -17,7 +17,6 @@ usage headers correct the limiter -> status and body mapped onto :mod:`connectiv
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import email.utils
 import logging
@@ -37,6 +36,7 @@ from urllib3.util.retry import Retry
 
 import connectivity.errors as errors
 from connectivity.core.clock import NS_PER_SECOND, Clock
+from connectivity.core.latency import LatencyRecorder
 from connectivity.core.ratelimit import RateLimiter
 
 __all__ = [
@@ -111,37 +111,24 @@ class RestResponse:
     received_ns: int  # wall clock when the reply was complete
 
 
-class EndpointStats:
+class EndpointStats(LatencyRecorder):
     """Latency of one endpoint: count, errors, last, and percentiles over recent samples."""
 
-    __slots__ = ("count", "errors", "last_ns", "samples")
+    __slots__ = ("errors",)
     WINDOW = 512
 
     def __init__(self) -> None:
-        self.count = 0
+        super().__init__(self.WINDOW)
         self.errors = 0
-        self.last_ns = 0
-        self.samples: collections.deque[int] = collections.deque(maxlen=self.WINDOW)
 
     def record(self, latency_ns: int, ok: bool) -> None:
         """Add one request's latency (the last ``WINDOW`` samples are kept)."""
-        self.count += 1
+        self.add(latency_ns)
         self.errors += not ok
-        self.last_ns = latency_ns
-        self.samples.append(latency_ns)
-
-    def percentile(self, q: float) -> int | None:
-        """Return the nearest-rank ``q`` percentile (0-100) of recent latencies in ns."""
-        if not self.samples:
-            return None
-        ordered = sorted(self.samples)
-        rank = max(1, -(-len(ordered) * q // 100))
-        return ordered[min(len(ordered), int(rank)) - 1]
 
     def summary(self) -> dict[str, int | None]:
         """Return count, errors, last, p50, p90, p99 (ns)."""
-        head = {"count": self.count, "errors": self.errors, "last_ns": self.last_ns}
-        return head | {f"p{q}_ns": self.percentile(q) for q in (50, 90, 99)}
+        return {"errors": self.errors} | super().summary()
 
 
 def make_session(

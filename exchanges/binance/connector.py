@@ -34,6 +34,7 @@ from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookView, OrderBook
 from connectivity.core.book_sync import BookEvent, BookInvalid, BookStats, BookSync, BookValid
 from connectivity.core.clock import NS_PER_SECOND, Clock, SystemClock
+from connectivity.core.latency import LatencyRecorder
 from connectivity.core.ratelimit import Bucket, RateLimiter
 from connectivity.errors import ConfigError, ConnectFailed, ConnectivityError
 from connectivity.transport.http import RestClient
@@ -56,7 +57,7 @@ from exchanges.binance.constants import (
 )
 from exchanges.binance.endpoints import DEPTH, USED_WEIGHT_HEADER, WEIGHT_BUCKET
 from exchanges.binance.parsers import parse_depth_snapshot
-from exchanges.binance.streams import BinanceStreamRouter, LatencyRing, depth_watch_key
+from exchanges.binance.streams import BinanceStreamRouter, depth_watch_key
 from exchanges.binance.symbols import to_venue_symbol
 
 __all__ = [
@@ -194,7 +195,7 @@ class BinanceMarketData(Connector):
         for symbol in self.symbols:
             self.sync.add_symbol(symbol)
             self._valid[symbol] = gevent.event.Event()
-        self.latency: dict[str, LatencyRing] = {}
+        self.latency: dict[str, LatencyRecorder] = {}
         self.snapshots_fetched = 0
         self.snapshot_failures = 0
         self._snapshot_failures: dict[str, int] = {}

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookSnapshot
 from connectivity.core.book_sync import BookSync
+from connectivity.core.latency import LatencyRecorder
 from connectivity.errors import ParseError
 from exchanges.binance.parsers import (
     BookTicker,
@@ -33,7 +34,6 @@ from exchanges.binance.parsers import (
 __all__ = [
     "LATENCY_EVERY",
     "BinanceStreamRouter",
-    "LatencyRing",
     "StreamControl",
     "depth_watch_key",
 ]
@@ -54,34 +54,6 @@ class StreamControl(Protocol):
         """Replace the connection without a gap."""
 
 
-class LatencyRing:
-    """The last ``size`` latency samples (ns) of one symbol, with percentiles on demand."""
-
-    __slots__ = ("_pos", "count", "samples", "size")
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.samples: list[int] = []
-        self._pos = 0
-        self.count = 0
-
-    def add(self, value: int) -> None:
-        """Record one sample."""
-        self.count += 1
-        if len(self.samples) < self.size:
-            self.samples.append(value)
-        else:
-            self.samples[self._pos] = value
-            self._pos = (self._pos + 1) % self.size
-
-    def percentile(self, q: float) -> int | None:
-        """Return the ``q``-th percentile (0-100) of the kept samples, or None."""
-        if not self.samples:
-            return None
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
-
-
 def depth_watch_key(stream_symbol: str) -> str:
     """Return the watchdog key of a symbol's depth subscription."""
     return f"{stream_symbol}@depth"
@@ -98,7 +70,7 @@ class BinanceStreamRouter:
         *,
         time_ns: Callable[[], int],
         emit: Callable[[Any], None],
-        latency: dict[str, LatencyRing] | None = None,
+        latency: dict[str, LatencyRecorder] | None = None,
         record: Callable[[int, bytes], None] | None = None,
     ) -> None:
         self.sync = sync
@@ -149,7 +121,7 @@ class BinanceStreamRouter:
         if not count % LATENCY_EVERY and self._books[symbol].update_id == result.last_id:
             ring = self.latency.get(symbol)
             if ring is None:
-                ring = self.latency[symbol] = LatencyRing()
+                ring = self.latency[symbol] = LatencyRecorder()
             ring.add(self._time_ns() - result.ts_event)
 
     def _dispatch(self, parsed: object) -> None:
