@@ -56,7 +56,8 @@ def _rank(module: str) -> int | None:
 
 
 def _is_sim(module: str) -> bool:
-    return module.startswith(UNRANKED) or module.endswith(".sim")
+    # connectivity.sim / connectivity.testing, and a venue's simulator module or package
+    return module.startswith(UNRANKED) or module.endswith(".sim") or ".sim." in module
 
 
 def test_every_import_follows_the_layer_direction() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import http
 import logging
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -61,6 +62,15 @@ def json_response(
 Handler = Callable[[HttpRequest], HttpResponse]
 
 
+class _NoDelayWSGIServer(WSGIServer):
+    """WSGIServer whose connections send at once (Nagle + delayed ACK cost ~40 ms a request)."""
+
+    def handle(self, sock: socket.socket, address: Any) -> None:
+        """Disable Nagle on the accepted socket, then serve it."""
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle(sock, address)
+
+
 class HttpServer:
     """Route requests to handlers on a loopback gevent.pywsgi server."""
 
@@ -78,7 +88,7 @@ class HttpServer:
 
     def start(self) -> None:
         """Bind and start serving."""
-        self._server = WSGIServer(
+        self._server = _NoDelayWSGIServer(
             (self._host, self._requested_port),
             self._app,
             spawn=self._pool,
