@@ -187,7 +187,11 @@ class BookSync:
     def needs_snapshot(self, symbol: str) -> bool:
         """Return True while the symbol is waiting for a snapshot to (re)build its book."""
         state = self._symbols.get(symbol)
-        return state is not None and not state.live and state.pending is None
+        if state is None:
+            return False
+        if self.mode is IntegrityMode.SNAPSHOT_ONLY:
+            return state.status is not BookStatus.VALID  # snapshots are the feed itself
+        return not state.live and state.pending is None
 
     def buffered(self, symbol: str) -> int:
         """Return how many deltas are buffered for the symbol."""

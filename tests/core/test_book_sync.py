@@ -257,6 +257,7 @@ def test_snapshot_only_mode_replaces_the_book_and_refuses_deltas() -> None:
     h.sync.on_snapshot(SYM, snap(1, bids=[(100, 1)]))
     h.sync.on_snapshot(SYM, snap(2, bids=[(99, 1)]))
     assert h.sync.book(SYM).bids() == [(99, 1)] and h.sync.is_valid(SYM)
+    assert not h.sync.needs_snapshot(SYM)
     with pytest.raises(ConfigError):
         h.sync.on_delta(SYM, delta(3, 3))
 
