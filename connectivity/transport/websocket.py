@@ -1,12 +1,13 @@
 """WebSocketConnection: one venue stream over websocket-client, read by our own greenlet.
 
 websocket-client does what it is good at: DNS, TCP, TLS (verification on, SNI) and the HTTP
-upgrade. After the handshake we read the socket ourselves with a small RFC 6455 frame parser:
-websocket-client reads each frame with several small ``recv`` calls and checks UTF-8 in pure
-Python, which caps it at a few ten thousand messages per second; ours reads large chunks and
-hands each text payload to ``on_message(payload: bytes, ts_recv_ns)`` untouched (the JSON
-parser validates UTF-8). Control frames, fragmentation, masking rules and close are handled
-here; writes (text, ping, pong, close) still go through websocket-client, which masks them.
+upgrade. After the handshake we read the socket ourselves, in large chunks, and decode them
+with :class:`~connectivity.transport.wsframes.FrameDecoder`: websocket-client reads each frame
+with several small ``recv`` calls and checks UTF-8 in pure Python, which caps it at a few ten
+thousand messages per second; ours hands each text payload to ``on_message(payload: bytes,
+ts_recv_ns)`` untouched (the JSON parser validates UTF-8). The decoder enforces the framing
+rules; pings, pongs and close are answered here; writes (text, ping, pong, close) still go
+through websocket-client, which masks them.
 ``ts_recv_ns`` is the wall time at which the read carrying the frame returned. Callbacks run in
 the reader greenlet; they must not call :meth:`WebSocketConnection.close` (use ``reconnect``).
 
@@ -30,11 +31,11 @@ not a token bucket, because a burst after idle must not exceed the venue's per-s
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import random
 import socket
 import ssl
-import struct
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -56,6 +57,14 @@ from connectivity.errors import (
     RateLimited,
 )
 from connectivity.runtime import Supervisor
+from connectivity.transport.wsframes import (
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameDecoder,
+    parse_close,
+)
 
 __all__ = [
     "WebSocketConnection",
@@ -66,8 +75,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 class WireSocket(Protocol):
@@ -172,9 +179,6 @@ class _Session:
         self.next_ping_ns = now
         self.awaiting_pong_ns: int | None = None
         self.ping_payload = b""
-        self.frag_opcode = 0
-        self.frags: list[bytes] = []
-        self.frag_size = 0
         self.sent: collections.deque[int] = collections.deque()
         self.write_lock = gevent.lock.Semaphore()
         self.close_sent = False
@@ -510,18 +514,23 @@ class WebSocketConnection:
             session.wire.shutdown()
 
     def _read_frames(self, session: _Session) -> None:
-        """Read chunks and parse frames; text frames take the fast path to ``on_message``."""
+        """Read large chunks and decode them; text frames take the fast path to ``on_message``."""
+        decoder = FrameDecoder(
+            self._on_message,
+            self._binary,
+            functools.partial(self._control, session),
+            max_message_bytes=self.settings.max_message_bytes,
+            chunk_bytes=self.settings.recv_bytes,
+            on_error=self._handler_failed,
+            stopped=session.ended.is_set,
+        )
+        feed = decoder.feed
         recv = session.sock.recv
         size = self.settings.recv_bytes
-        limit = self.settings.max_message_bytes
         time_ns = self._clock.time_ns
         monotonic_ns = self._clock.monotonic_ns
-        on_message = self._on_message
         stats = self.stats
         ended = session.ended
-        buf = b""
-        pending: list[bytes] = []  # chunks of one large frame, joined once it is complete
-        need = 0
         while not ended.is_set():
             try:
                 chunk = recv(size)
@@ -533,107 +542,23 @@ class WebSocketConnection:
             ts = time_ns()
             session.last_frame_ns = monotonic_ns()
             stats.bytes += len(chunk)
-            if need:
-                pending.append(chunk)
-                need -= len(chunk)
-                if need > 0:
-                    continue
-                buf, pending, need = b"".join(pending), [], 0
-            else:
-                buf = buf + chunk if buf else chunk
-            pos, end, frames, delivered = 0, len(buf), 0, 0
-            while end - pos >= 2:
-                b0, n = buf[pos], buf[pos + 1]
-                if n < 126:
-                    start = pos + 2
-                elif n == 126:
-                    if end - pos < 4:
-                        break
-                    n, start = (buf[pos + 2] << 8) | buf[pos + 3], pos + 4
-                elif n == 127:
-                    if end - pos < 10:
-                        break
-                    n, start = int.from_bytes(buf[pos + 2 : pos + 10], "big"), pos + 10
-                else:
-                    raise ParseError("server frame is masked", payload=buf[pos : pos + 16])
-                if n > limit:
-                    raise ParseError(f"frame of {n} bytes exceeds the {limit}-byte limit")
-                stop = start + n
-                if stop > end:
-                    break
-                payload = buf[start:stop]
-                pos = stop
-                frames += 1
-                if b0 == 0x81 and not session.frag_opcode:
-                    delivered += 1
-                    try:
-                        on_message(payload, ts)
-                    except Exception as exc:
-                        self._count_error(exc, "on_message raised")
-                else:
-                    delivered += self._slow_frame(session, b0, payload, ts)
-                    if ended.is_set():
-                        break
+            frames, delivered = feed(chunk, ts)
             stats.frames += frames
             if delivered:
                 stats.last_message_ns = session.last_frame_ns
-            buf = buf[pos:] if pos else buf
-            if len(buf) > size:  # a large frame is incomplete: collect its chunks, join once
-                pending, need, buf = [buf], self._frame_length(buf) - len(buf), b""
 
-    @staticmethod
-    def _frame_length(buf: bytes) -> int:
-        n = buf[1] & 0x7F
-        if n == 126:
-            return 4 + struct.unpack_from("!H", buf, 2)[0]
-        if n == 127:
-            return 10 + struct.unpack_from("!Q", buf, 2)[0]
-        return 2 + n
-
-    def _slow_frame(self, session: _Session, b0: int, payload: bytes, ts: int) -> int:
-        """Handle control, binary and fragmented frames; return messages delivered (0/1)."""
-        fin, opcode = b0 & 0x80, b0 & 0x0F
-        if b0 & 0x70:
-            raise ParseError("reserved bits set without a negotiated extension")
-        if opcode >= OP_CLOSE:
-            if not fin or len(payload) > 125:
-                raise ParseError("control frames must be final and at most 125 bytes")
-            self._control(session, opcode, payload)
-            return 0
-        if opcode == OP_CONT:
-            if not session.frag_opcode:
-                raise ParseError("continuation frame without a message to continue")
-            session.frags.append(payload)
-            session.frag_size += len(payload)
-            if session.frag_size > self.settings.max_message_bytes:
-                raise ParseError("fragmented message exceeds the size limit")
-            if not fin:
-                return 0
-            opcode, payload = session.frag_opcode, b"".join(session.frags)
-            session.frag_opcode, session.frags, session.frag_size = 0, [], 0
-        elif opcode in (OP_TEXT, OP_BINARY):
-            if session.frag_opcode:
-                raise ParseError("new message inside a fragmented message")
-            if not fin:
-                session.frag_opcode, session.frags, session.frag_size = opcode, [payload], 0
-                return 0
-        else:
-            raise ParseError(f"reserved opcode {opcode:#x}")
-        self._deliver(opcode, payload, ts)
-        return 1
-
-    def _deliver(self, opcode: int, payload: bytes, ts: int) -> None:
-        handler = self._on_message if opcode == OP_TEXT else self._on_binary
-        if handler is None:
+    def _binary(self, payload: bytes, ts: int) -> None:
+        if self._on_binary is None:
             err = ParseError("unexpected binary frame", payload=payload[:64])
             self._count_error(err, "unexpected binary frame", key="UnexpectedBinaryFrame")
             return
-        try:
-            handler(payload, ts)
-        except Exception as exc:
-            self._count_error(exc, "message handler raised")
+        self._on_binary(payload, ts)
+
+    def _handler_failed(self, exc: Exception) -> None:
+        self._count_error(exc, "message handler raised")
 
     def _control(self, session: _Session, opcode: int, payload: bytes) -> None:
+        """Answer a ping, match a pong, or answer a close (the decoder checked the opcode)."""
         if opcode == OP_PING:
             self.stats.pings_received += 1
             if session.close_sent:
@@ -652,8 +577,7 @@ class WebSocketConnection:
             if payload == session.ping_payload:
                 session.awaiting_pong_ns = None
         elif opcode == OP_CLOSE:
-            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-            text = payload[2:].decode("utf-8", "replace")
+            code, text = parse_close(payload)
             if not session.close_sent:
                 session.close_sent = True
                 try:
@@ -662,8 +586,6 @@ class WebSocketConnection:
                 except (OSError, wsclient.WebSocketException):
                     pass
             session.end(f"closed by the server: {code} {text}".rstrip())
-        else:
-            raise ParseError(f"reserved control opcode {opcode:#x}")
 
     # -- errors ----------------------------------------------------------------------------
     def _count_error(self, exc: BaseException, what: str, key: str | None = None) -> None:
