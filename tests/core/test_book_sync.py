@@ -1,10 +1,12 @@
 import random
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectivity.core.book import BookDelta, BookSnapshot, LevelDecoder, OrderBook
+from connectivity.core.book import BookDelta, BookSnapshot, Level, LevelDecoder, OrderBook
 from connectivity.core.book_sync import (
     BookEvent,
     BookInvalid,
@@ -21,16 +23,28 @@ from connectivity.errors import ConfigError, ParseError
 SYM = "BTCUSDT"
 
 
-def delta(first: int, last: int, bids=(), asks=(), ts: int = 0, checksum=None) -> BookDelta:
+def delta(
+    first: int,
+    last: int,
+    bids: Iterable[Level] = (),
+    asks: Iterable[Level] = (),
+    ts: int = 0,
+    checksum: int | None = None,
+) -> BookDelta:
     return BookDelta(SYM, first, last, list(bids), list(asks), ts * 10, ts, checksum)
 
 
-def snap(last_id: int, bids=((100, 1),), asks=((110, 1),), ts: int = 0) -> BookSnapshot:
+def snap(
+    last_id: int,
+    bids: Iterable[Level] = ((100, 1),),
+    asks: Iterable[Level] = ((110, 1),),
+    ts: int = 0,
+) -> BookSnapshot:
     return BookSnapshot(SYM, last_id, list(bids), list(asks), 0, ts)
 
 
 class Harness:
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         self.events: list[BookEvent] = []
         self.requests: list[str] = []
         kwargs.setdefault("rule", UpdateIdRangeRule())
@@ -40,7 +54,13 @@ class Harness:
         )
 
 
-def synced(**kwargs) -> Harness:
+def last_invalid(h: Harness) -> BookInvalid:
+    event = h.events[-1]
+    assert isinstance(event, BookInvalid)
+    return event
+
+
+def synced(**kwargs: Any) -> Harness:
     h = Harness(**kwargs)
     h.sync.on_delta(SYM, delta(10, 12, [(100, 2)], ts=1))
     h.sync.on_snapshot(SYM, snap(11, ts=2))
@@ -142,7 +162,7 @@ def test_crossed_book_after_a_delta_invalidates_and_resyncs() -> None:
     h = synced()
     assert h.sync.on_delta(SYM, delta(13, 13, [(115, 1)], ts=3)) is False
     assert h.sync.status(SYM) is BookStatus.RESYNCING
-    assert h.events[-1].reason is InvalidReason.CROSSED
+    assert last_invalid(h).reason is InvalidReason.CROSSED
     assert h.sync.stats(SYM).crossed == 1
     assert h.sync.on_delta(SYM, delta(14, 14)) is True  # the next delta starts the rebuild
     h.sync.on_snapshot(SYM, snap(14))
@@ -177,7 +197,7 @@ def test_checksum_mismatch_triggers_a_resync_in_checksum_mode() -> None:
     assert h.sync.is_valid(SYM)
     h.sync.on_delta(SYM, delta(0, 0, [(100, 4)], checksum=5))
     assert not h.sync.is_valid(SYM)
-    assert h.events[-1].reason is InvalidReason.CHECKSUM_MISMATCH
+    assert last_invalid(h).reason is InvalidReason.CHECKSUM_MISMATCH
     assert h.sync.stats(SYM).checksum_failures == 1
 
 
@@ -194,7 +214,7 @@ def test_stale_symbol_is_flagged_and_recovers_on_the_next_update() -> None:
     assert h.sync.check_stale(500) == []
     assert h.sync.check_stale(5_000) == [SYM]
     assert h.sync.status(SYM) is BookStatus.STALE and not h.sync.is_valid(SYM)
-    assert h.events[-1].reason is InvalidReason.STALE
+    assert last_invalid(h).reason is InvalidReason.STALE
     assert h.sync.check_stale(9_000) == []  # flagged once
     h.sync.on_delta(SYM, delta(13, 13, ts=9_100))
     assert h.sync.is_valid(SYM) and h.events[-1] == BookValid(SYM, 13, 9_100)
@@ -246,7 +266,7 @@ def test_reset_resyncs_every_symbol_and_starts_buffering_again() -> None:
     h = synced()
     h.sync.reset(detail="reconnect")
     assert h.sync.status(SYM) is BookStatus.RESYNCING
-    assert h.events[-1].reason is InvalidReason.RESET and h.events[-1].detail == "reconnect"
+    assert last_invalid(h).reason is InvalidReason.RESET and last_invalid(h).detail == "reconnect"
     assert h.sync.on_delta(SYM, delta(30, 31)) is True
     h.sync.on_snapshot(SYM, snap(30))
     assert h.sync.is_valid(SYM) and h.sync.stats(SYM).resyncs == 1
@@ -303,7 +323,9 @@ def test_add_symbol_sets_scales_and_stats_are_readable() -> None:
         (10, 12, 13, Verdict.GAP),
     ],
 )
-def test_update_id_range_rule_matches_the_spec(book_id, first, last, verdict) -> None:
+def test_update_id_range_rule_matches_the_spec(
+    book_id: int, first: int, last: int, verdict: Verdict
+) -> None:
     assert UpdateIdRangeRule().check(book_id, first, last) is verdict
 
 
@@ -340,7 +362,9 @@ def _true_stream(seed: int, n: int) -> tuple[list[BookDelta], list[dict[bool, di
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 10**6), st.floats(0, 0.15), st.floats(0, 0.15), st.integers(0, 6))
-def test_valid_book_always_equals_the_true_book(seed, drop, dup, snapshot_delay) -> None:
+def test_valid_book_always_equals_the_true_book(
+    seed: int, drop: float, dup: float, snapshot_delay: int
+) -> None:
     deltas, states = _true_stream(seed, 120)
     rng = random.Random(seed + 1)
     requested: list[str] = []
@@ -378,7 +402,7 @@ def test_valid_book_always_equals_the_true_book(seed, drop, dup, snapshot_delay)
 # -- on_delta_text: the one-pass path gives the same books and events -------------------------
 
 
-def rows(levels) -> list[list[str]]:
+def rows(levels: Iterable[Level]) -> list[list[str]]:
     return [[f"{p // 10**8}.{p % 10**8:08d}", f"{q // 10**8}.{q % 10**8:08d}"] for p, q in levels]
 
 
@@ -401,20 +425,20 @@ def test_text_delta_buffers_ignores_and_detects_gaps_like_on_delta() -> None:
     assert h.sync.on_delta_text(SYM, 3, 11, rows([(100, 9)]), [], 0, 2, decoder) is False
     assert h.sync.stats(SYM).stale_ignored == 1
     assert h.sync.on_delta_text(SYM, 20, 21, [], [], 0, 3, decoder) is True
-    assert h.events[-1].reason is InvalidReason.GAP and h.sync.buffered(SYM) == 1
+    assert last_invalid(h).reason is InvalidReason.GAP and h.sync.buffered(SYM) == 1
 
 
 def test_text_delta_that_crosses_the_book_resyncs() -> None:
     h = synced()
     h.sync.on_delta_text(SYM, 13, 13, rows([(115, 1)]), [], 0, 0, LevelDecoder())
-    assert h.events[-1].reason is InvalidReason.CROSSED and not h.sync.is_valid(SYM)
+    assert last_invalid(h).reason is InvalidReason.CROSSED and not h.sync.is_valid(SYM)
 
 
 def test_malformed_text_row_invalidates_the_symbol_and_raises() -> None:
     h = synced()
     with pytest.raises(ParseError):
         h.sync.on_delta_text(SYM, 13, 13, [["1.00000000", "bad"]], [], 0, 0, LevelDecoder())
-    assert h.events[-1].reason is InvalidReason.MALFORMED
+    assert last_invalid(h).reason is InvalidReason.MALFORMED
     assert h.sync.status(SYM) is BookStatus.RESYNCING
     assert h.sync.on_delta(SYM, delta(14, 14)) is True  # the next delta starts the rebuild
 

@@ -228,7 +228,9 @@ amounts = st.lists(st.integers(0, 10**15), min_size=0, max_size=8)
 
 
 @given(amounts, amounts, st.booleans())
-def test_fast_and_strict_paths_agree_on_any_8_decimal_levels(prices, qtys, combined) -> None:
+def test_fast_and_strict_paths_agree_on_any_8_decimal_levels(
+    prices: list[int], qtys: list[int], combined: bool
+) -> None:
     data = {
         "e": "depthUpdate",
         "E": 1,
@@ -296,7 +298,9 @@ def test_feed_frame_refuses_unsubscribed_symbols_and_bad_headers() -> None:
 
 
 @given(st.lists(st.tuples(amounts, amounts), min_size=1, max_size=15))
-def test_feed_frame_and_parse_frame_build_identical_books(updates) -> None:
+def test_feed_frame_and_parse_frame_build_identical_books(
+    updates: list[tuple[list[int], list[int]]],
+) -> None:
     one = BookSync(BOOK_INTEGRITY, BOOK_SEQUENCE_RULE, check_crossed=False)
     two = BookSync(BOOK_INTEGRITY, BOOK_SEQUENCE_RULE, check_crossed=False)
     for sync in (one, two):

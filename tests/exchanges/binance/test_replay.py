@@ -32,12 +32,26 @@ def load_script() -> ModuleType:
     return module
 
 
-def depth(first: int, last: int, bids=(), asks=(), symbol: str = "BTCUSDT") -> str:
-    data = {"e": "depthUpdate", "E": 1, "s": symbol, "U": first, "u": last, "b": bids, "a": asks}
+def depth(
+    first: int,
+    last: int,
+    bids: list[list[str]] | None = None,
+    asks: list[list[str]] | None = None,
+    symbol: str = "BTCUSDT",
+) -> str:
+    data = {
+        "e": "depthUpdate",
+        "E": 1,
+        "s": symbol,
+        "U": first,
+        "u": last,
+        "b": bids or [],
+        "a": asks or [],
+    }
     return orjson.dumps({"stream": symbol.lower() + "@depth@100ms", "data": data}).decode()
 
 
-def snapshot(last_id: int, bids, asks) -> str:
+def snapshot(last_id: int, bids: list[list[str]], asks: list[list[str]]) -> str:
     return orjson.dumps({"lastUpdateId": last_id, "bids": bids, "asks": asks}).decode()
 
 

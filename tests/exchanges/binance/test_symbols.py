@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_symbol_without_notional_filter_has_zero_min_notional() -> None:
         lambda d: d.__setitem__("filters", None),
     ],
 )
-def test_malformed_symbol_entries_raise_parse_error(mutate) -> None:
+def test_malformed_symbol_entries_raise_parse_error(mutate: Callable[[dict], object]) -> None:
     data = orjson.loads(FIXTURE.read_bytes())["symbols"][0]
     mutate(data)
     with pytest.raises(ParseError):
@@ -109,7 +110,9 @@ def test_unknown_symbols_raise_typed_errors() -> None:
     ("canonical", "venue", "stream"),
     [("BTC-USDT", "BTCUSDT", "btcusdt"), ("eth-btc", "ETHBTC", "ethbtc")],
 )
-def test_canonical_symbols_map_without_exchange_info(canonical, venue, stream) -> None:
+def test_canonical_symbols_map_without_exchange_info(
+    canonical: str, venue: str, stream: str
+) -> None:
     assert to_venue_symbol(canonical) == venue
     assert to_stream_symbol(canonical) == stream
 
