@@ -2,7 +2,8 @@
 
 Command (from the repository root)::
 
-    python benchmarks/book.py [--messages 200000] [--levels 10] [--seed 7] [--repeat 2]
+    python benchmarks/book.py [--messages 200000] [--levels 10] [--seed 7] \
+                              [--repeat 2] [--chunk 2000]
 
 A deterministic generator produces one ``GET /api/v3/depth`` snapshot (1000 levels a side
 around a mid of 30000.00) and ``--messages`` combined-stream ``depthUpdate`` frames for
