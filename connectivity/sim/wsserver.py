@@ -7,8 +7,10 @@ answers pings (unless the ``auto_pong`` fault knob is off), records pongs, reass
 fragmented messages and queues them for :meth:`ServerConnection.recv`. When the handler
 returns, the connection is closed.
 
-Floods skip per-message framing work: :func:`encode_text_frame` builds a frame once and
-:meth:`ServerConnection.send_raw_frame` writes prebuilt frames (several concatenated ones too).
+Frames are encoded and decoded by :mod:`connectivity.transport.wsframes`, the code the client
+uses, in the other direction (client frames are masked). Floods skip per-message framing work:
+:func:`encode_text_frame` builds a frame once and :meth:`ServerConnection.send_raw_frame`
+writes prebuilt frames (several concatenated ones too).
 """
 
 from __future__ import annotations
@@ -26,7 +28,19 @@ import gevent.lock
 import gevent.queue
 from gevent.server import StreamServer
 
+from connectivity.errors import ParseError
 from connectivity.runtime import Supervisor
+from connectivity.transport.wsframes import (
+    CLOSE_PROTOCOL_ERROR,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    FrameDecoder,
+    encode_frame,
+    encode_text_frame,
+    parse_close,
+)
 
 __all__ = [
     "WS_GUID",
@@ -40,54 +54,18 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 HANDSHAKE_TIMEOUT_S = 10.0
 MAX_HEADER_BYTES = 16 * 1024
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CLOSE_WAIT_S = 1.0
+READ_BYTES = 65536
+CLOSE_INVALID_PAYLOAD = 1007
 
 
 def accept_key(key: str) -> str:
     """Return the ``Sec-WebSocket-Accept`` value for a client's ``Sec-WebSocket-Key``."""
     digest = hashlib.sha1(key.strip().encode("ascii") + WS_GUID).digest()
     return base64.b64encode(digest).decode("ascii")
-
-
-def encode_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    """Return one unmasked (server-to-client) frame carrying ``payload``."""
-    first = (0x80 if fin else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        header = struct.pack("!BB", first, n)
-    elif n < 1 << 16:
-        header = struct.pack("!BBH", first, 126, n)
-    else:
-        header = struct.pack("!BBQ", first, 127, n)
-    return header + payload
-
-
-def encode_text_frame(payload: str | bytes) -> bytes:
-    """Return one complete text frame (precompute it once for floods)."""
-    data = payload.encode("utf-8") if isinstance(payload, str) else payload
-    return encode_frame(OP_TEXT, data)
-
-
-def _unmask(payload: bytes, mask: bytes) -> bytes:
-    # Whole-buffer XOR through big ints: one C-level operation instead of a per-byte loop.
-    n = len(payload)
-    if n == 0:
-        return payload
-    key = (mask * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
-
-
-class _ProtocolViolation(Exception):
-    """The client broke RFC 6455; the connection is closed with ``code``."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 class ServerConnection:
@@ -105,7 +83,7 @@ class ServerConnection:
         self.pings_received: list[bytes] = []
         self.close_received: tuple[int, str] | None = None
         self.frames_received = 0
-        self._buffer = bytearray(leftover)
+        self._leftover = leftover  # bytes read with the handshake: the first frames' start
         self._inbox: gevent.queue.Queue[tuple[str, bytes] | None] = gevent.queue.Queue()
         self._write_lock = gevent.lock.Semaphore()
         self._close_sent = False
@@ -183,49 +161,49 @@ class ServerConnection:
     # -- reader greenlet -------------------------------------------------------------------
     def _read_loop(self) -> None:
         self._reader = gevent.getcurrent()
-        fragments: list[bytes] = []
-        kind = ""
+        decoder = FrameDecoder(
+            self._text,
+            self._binary,
+            self._control,
+            masked=True,
+            max_message_bytes=MAX_MESSAGE_BYTES,
+            chunk_bytes=READ_BYTES,
+            stopped=self._reading_done,
+        )
+        chunk, self._leftover = self._leftover, b""
         try:
-            while not self.closed:
-                frame = self._read_frame()
-                if frame is None:
+            while True:
+                if chunk:
+                    self.frames_received += decoder.feed(chunk)[0]
+                if self._reading_done():
                     break
-                fin, opcode, payload = frame
-                self.frames_received += 1
-                if opcode >= OP_CLOSE:
-                    if not self._control(opcode, payload):
-                        break
-                    continue
-                if opcode == OP_CONT:
-                    if not kind:
-                        raise _ProtocolViolation(1002, "continuation without a message")
-                    fragments.append(payload)
-                else:
-                    if kind:
-                        raise _ProtocolViolation(1002, "new message inside a fragmented one")
-                    kind = "text" if opcode == OP_TEXT else "binary"
-                    fragments = [payload]
-                if fin:
-                    self._deliver(kind, b"".join(fragments))
-                    kind, fragments = "", []
-        except _ProtocolViolation as exc:
-            log.info("closing websocket on protocol violation: %s", exc.reason)
-            self._send_close(exc.code, exc.reason)
+                chunk = self._sock.recv(READ_BYTES)
+                if not chunk:
+                    break
+        except ParseError as exc:
+            log.info("closing websocket on protocol violation: %s", exc.message)
+            code = exc.code if isinstance(exc.code, int) else CLOSE_PROTOCOL_ERROR
+            self._send_close(code, exc.message)
         except OSError:
             pass  # reset by peer or closed under us: the connection is simply over
         self._peer_done.set()
         self._drop()
 
-    def _deliver(self, kind: str, message: bytes) -> None:
-        if kind == "text":
-            try:
-                message.decode("utf-8")
-            except UnicodeDecodeError:
-                raise _ProtocolViolation(1007, "invalid UTF-8 in text message")
-        self._inbox.put((kind, message))
+    def _reading_done(self) -> bool:
+        return self.closed or self.close_received is not None
 
-    def _control(self, opcode: int, payload: bytes) -> bool:
-        """Handle a control frame; return False when the connection is over."""
+    def _text(self, message: bytes, ts: int) -> None:
+        try:
+            message.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParseError("invalid UTF-8 in text message", code=CLOSE_INVALID_PAYLOAD) from None
+        self._inbox.put(("text", message))
+
+    def _binary(self, message: bytes, ts: int) -> None:
+        self._inbox.put(("binary", message))
+
+    def _control(self, opcode: int, payload: bytes) -> None:
+        """Answer a ping (unless ``auto_pong`` is off), record a pong, answer a close."""
         if opcode == OP_PING:
             self.pings_received.append(payload)
             if self.auto_pong and not self._close_sent:
@@ -233,54 +211,9 @@ class ServerConnection:
         elif opcode == OP_PONG:
             self.pongs_received.append(payload)
         elif opcode == OP_CLOSE:
-            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-            self.close_received = (code, payload[2:].decode("utf-8", "replace"))
+            code, reason = parse_close(payload)
+            self.close_received = (code, reason)
             self._send_close(1000 if code == 1005 else code, "")
-            return False
-        else:
-            raise _ProtocolViolation(1002, f"unknown control opcode {opcode:#x}")
-        return True
-
-    def _fill(self, n: int) -> bool:
-        while len(self._buffer) < n:
-            chunk = self._sock.recv(65536)
-            if not chunk:
-                return False
-            self._buffer += chunk
-        return True
-
-    def _read_frame(self) -> tuple[bool, int, bytes] | None:
-        if not self._fill(2):
-            return None
-        b0, b1 = self._buffer[0], self._buffer[1]
-        fin, opcode, masked, n = bool(b0 & 0x80), b0 & 0x0F, bool(b1 & 0x80), b1 & 0x7F
-        if b0 & 0x70:
-            raise _ProtocolViolation(1002, "reserved bits set without an extension")
-        if not masked:
-            raise _ProtocolViolation(1002, "client frames must be masked")
-        if opcode in (3, 4, 5, 6, 7) or opcode > OP_PONG:
-            raise _ProtocolViolation(1002, f"reserved opcode {opcode:#x}")
-        if opcode >= OP_CLOSE and (not fin or n > 125):
-            raise _ProtocolViolation(1002, "control frames must be final and <= 125 bytes")
-        offset = 2
-        if n == 126:
-            if not self._fill(4):
-                return None
-            n = struct.unpack_from("!H", self._buffer, 2)[0]
-            offset = 4
-        elif n == 127:
-            if not self._fill(10):
-                return None
-            n = struct.unpack_from("!Q", self._buffer, 2)[0]
-            offset = 10
-        if n > MAX_MESSAGE_BYTES:
-            raise _ProtocolViolation(1009, "frame too large")
-        if not self._fill(offset + 4 + n):
-            return None
-        mask = bytes(self._buffer[offset : offset + 4])
-        payload = _unmask(bytes(self._buffer[offset + 4 : offset + 4 + n]), mask)
-        del self._buffer[: offset + 4 + n]
-        return fin, opcode, payload
 
     def __repr__(self) -> str:
         return f"ServerConnection(path={self.path!r}, closed={self.closed})"
