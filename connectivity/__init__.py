@@ -10,7 +10,18 @@ which library code never imports.
 """
 
 from connectivity.config import Credentials, credentials_from_env
+from connectivity.core.book import BookDelta, BookSnapshot, BookView, OrderBook
+from connectivity.core.book_sync import (
+    BookEvent,
+    BookInvalid,
+    BookStatus,
+    BookSync,
+    BookValid,
+    IntegrityMode,
+    InvalidReason,
+)
 from connectivity.core.clock import Clock, ManualClock, SystemClock
+from connectivity.core.latency import LatencyRecorder
 from connectivity.core.models import (
     Balance,
     BalanceUpdate,
@@ -27,6 +38,8 @@ from connectivity.core.models import (
     TimeInForce,
     Trade,
 )
+from connectivity.core.ratelimit import Bucket, RateLimiter
+from connectivity.core.store import AppendLog, FileStore, MemoryStore, Store
 from connectivity.errors import (
     AuthError,
     Banned,
@@ -51,12 +64,22 @@ from connectivity.errors import (
 )
 
 __all__ = [
+    "AppendLog",
     "AuthError",
     "Balance",
     "BalanceUpdate",
     "Banned",
     "BookCrossed",
+    "BookDelta",
+    "BookEvent",
+    "BookInvalid",
     "BookLevel",
+    "BookSnapshot",
+    "BookStatus",
+    "BookSync",
+    "BookValid",
+    "BookView",
+    "Bucket",
     "ChecksumMismatch",
     "Clock",
     "ClosedError",
@@ -65,11 +88,17 @@ __all__ = [
     "ConnectionLost",
     "ConnectivityError",
     "Credentials",
+    "FileStore",
     "Fill",
     "Instrument",
+    "IntegrityMode",
+    "InvalidReason",
+    "LatencyRecorder",
     "Liquidity",
     "ManualClock",
+    "MemoryStore",
     "Order",
+    "OrderBook",
     "OrderOutcomeUnknown",
     "OrderRejected",
     "OrderRequest",
@@ -78,12 +107,14 @@ __all__ = [
     "OrderUpdate",
     "ParseError",
     "RateLimited",
+    "RateLimiter",
     "Rejected",
     "RequestTimeout",
     "ResyncRequired",
     "SequenceGap",
     "ServerError",
     "Side",
+    "Store",
     "SystemClock",
     "TimeInForce",
     "Trade",

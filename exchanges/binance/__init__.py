@@ -1,5 +1,24 @@
-"""Binance Spot: REST, websocket market and user data, WS-API and FIX."""
+"""Binance Spot: REST, websocket market data, signing and error codes (WS-API and FIX next).
 
+Role-named modules: ``constants``, ``endpoints``, ``auth``, ``symbols``, ``parsers``,
+``errors``, ``streams``, ``connector``, ``recording`` and ``sim`` (the simulated venue, which
+library code never imports).
+"""
+
+from exchanges.binance.auth import BinanceSigner, KeyType
 from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConfig
+from exchanges.binance.errors import BINANCE_ERRORS, binance_error_mapper, error_for_code
+from exchanges.binance.symbols import SymbolMap, parse_exchange_info, parse_instrument
 
-__all__ = ["BinanceMarketData", "BinanceMarketDataConfig"]
+__all__ = [
+    "BINANCE_ERRORS",
+    "BinanceMarketData",
+    "BinanceMarketDataConfig",
+    "BinanceSigner",
+    "KeyType",
+    "SymbolMap",
+    "binance_error_mapper",
+    "error_for_code",
+    "parse_exchange_info",
+    "parse_instrument",
+]
