@@ -56,6 +56,7 @@ from exchanges.binance.constants import (
     WS_BASE_URLS,
 )
 from exchanges.binance.endpoints import DEPTH, USED_WEIGHT_HEADER, WEIGHT_BUCKET
+from exchanges.binance.errors import binance_error_mapper
 from exchanges.binance.parsers import parse_depth_snapshot
 from exchanges.binance.streams import BinanceStreamRouter, depth_watch_key
 from exchanges.binance.symbols import to_venue_symbol
@@ -221,6 +222,7 @@ class BinanceMarketData(Connector):
             clock=clock,
             limiter=limiter,
             usage_headers={USED_WEIGHT_HEADER: WEIGHT_BUCKET},
+            error_mapper=binance_error_mapper,
         )
         wire = websocket_client_factory()
 
