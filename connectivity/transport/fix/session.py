@@ -27,8 +27,9 @@ from collections.abc import Callable, Iterable, Sequence
 from connectivity.core.clock import NS_PER_SECOND, Clock
 from connectivity.core.store import MemoryStore, Store
 from connectivity.errors import ConnectionLost, ParseError
-from connectivity.transport.fix.codec import FixFramer, FixMessage
+from connectivity.transport.fix.codec import FixMessage
 from connectivity.transport.fix.dictionary import FixDictionary, FixValidationError
+from connectivity.transport.fix.framing import FixFramer
 from connectivity.transport.fix.session_admin import SessionAdmin
 from connectivity.transport.fix.session_rules import (
     LogonContext,
@@ -123,6 +124,7 @@ class Session(SessionAdmin):
         self._writer.out.clear()
         self._framer = FixFramer(
             on_garbled=self._on_garbled,
+            data_pairs=None if self._dictionary is None else self._dictionary.data_pairs,
             quickfix_resync=self.policy.quickfix_resync,
             printable_only=self.policy.printable_only,
         )
