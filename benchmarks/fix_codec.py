@@ -46,8 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 import simplefix  # noqa: E402
 
-from connectivity.transport.fix.codec import FixFramer, encode, parse_message  # noqa: E402
+from connectivity.transport.fix.codec import encode, parse_message  # noqa: E402
 from connectivity.transport.fix.dictionary import FixDictionary  # noqa: E402
+from connectivity.transport.fix.framing import FixFramer  # noqa: E402
 
 DICTIONARY = ROOT.parent / "shared" / "data" / "dictionaries" / "binance-spot-fix-oe.xml"
 FIX44_XML = ROOT.parent / "shared" / "data" / "dictionaries" / "FIX44.xml"

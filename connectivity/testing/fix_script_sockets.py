@@ -17,8 +17,9 @@ from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.store import MemoryStore
 from connectivity.testing.fix_scripts import EchoApplication, ScriptFailure, quickfix_session_config
 from connectivity.transport.fix.acceptor import FixAcceptor
-from connectivity.transport.fix.codec import SOH, FixFramer
+from connectivity.transport.fix.codec import SOH
 from connectivity.transport.fix.dictionary import FixDictionary
+from connectivity.transport.fix.framing import FixFramer
 from connectivity.transport.fix.session import Session
 
 __all__ = ["SocketHarness"]

@@ -31,8 +31,9 @@ import attrs
 from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.store import MemoryStore
 from connectivity.transport.fix.acceptor import AcceptorRouter, ConnectionRefused, PendingConnection
-from connectivity.transport.fix.codec import SOH, FixFramer, FixMessage, checksum
+from connectivity.transport.fix.codec import SOH, FixMessage, checksum
 from connectivity.transport.fix.dictionary import FixDictionary
+from connectivity.transport.fix.framing import FixFramer
 from connectivity.transport.fix.session import Session
 from connectivity.transport.fix.session_rules import (
     Role,

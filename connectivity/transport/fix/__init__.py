@@ -1,6 +1,7 @@
 """FIX in three pieces: codec (bytes), session (sans-I/O state machine), pump (greenlets).
 
-- :mod:`.codec`: framing with BodyLength/CheckSum validation, fast parse, encode.
+- :mod:`.codec`: messages: fast parse with BodyLength/CheckSum validation, encode.
+- :mod:`.framing`: :class:`FixFramer`, messages out of a byte stream in linear time.
 - :mod:`.dictionary`: QuickFIX-format XML data dictionaries; session-level validation.
 - :mod:`.session` (+ ``session_rules``, ``session_admin``, ``session_writer``): the sans-I/O
   session for both roles: logon, heartbeats, sequence numbers, resend, gap fill, reject.
@@ -9,7 +10,6 @@
 
 from connectivity.transport.fix.acceptor import FixAcceptor
 from connectivity.transport.fix.codec import (
-    FixFramer,
     FixMessage,
     FixParseError,
     GarbledMessage,
@@ -17,6 +17,7 @@ from connectivity.transport.fix.codec import (
     parse_message,
 )
 from connectivity.transport.fix.dictionary import FixDictionary, FixValidationError
+from connectivity.transport.fix.framing import FixFramer
 from connectivity.transport.fix.pump import Backoff, FixAddress, FixInitiator
 from connectivity.transport.fix.session import Session, SessionEvent, SessionEventKind
 from connectivity.transport.fix.session_rules import (

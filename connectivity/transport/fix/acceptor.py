@@ -22,7 +22,8 @@ import gevent.server
 
 from connectivity.core.clock import Clock
 from connectivity.errors import ConnectionLost, Rejected
-from connectivity.transport.fix.codec import FixFramer, FixMessage
+from connectivity.transport.fix.codec import FixMessage
+from connectivity.transport.fix.framing import FixFramer
 from connectivity.transport.fix.pump import READ_SIZE, Link, Pump
 from connectivity.transport.fix.session import Session, SessionEvent
 from connectivity.transport.fix.session_writer import Field

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zlib import adler32
 
 import simplefix
@@ -29,7 +29,6 @@ __all__ = [
     "DEFAULT_DATA_PAIRS",
     "SOH",
     "FixEncodeError",
-    "FixFramer",
     "FixMessage",
     "FixParseError",
     "GarbledMessage",
@@ -38,20 +37,6 @@ __all__ = [
     "parse_message",
     "redact",
 ]
-
-if TYPE_CHECKING:
-    from connectivity.transport.fix.framing import FixFramer
-
-
-def __getattr__(name: str) -> Any:
-    # framing.py builds on this module, so its FixFramer is looked up on first use rather than
-    # imported here: ``from ...codec import FixFramer`` keeps working without an import cycle.
-    if name == "FixFramer":
-        from connectivity.transport.fix.framing import FixFramer
-
-        return FixFramer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 SOH = b"\x01"
 BEGIN = b"8=FIX"

@@ -16,7 +16,6 @@ from connectivity.transport.fix.codec import (
     DEFAULT_DATA_PAIRS,
     SOH,
     FixEncodeError,
-    FixFramer,
     FixMessage,
     FixParseError,
     GarbledMessage,
@@ -25,6 +24,7 @@ from connectivity.transport.fix.codec import (
     parse_message,
     redact,
 )
+from connectivity.transport.fix.framing import FixFramer
 
 
 def wire(text: str) -> bytes:

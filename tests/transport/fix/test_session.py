@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.store import FileStore, MemoryStore, Store
 from connectivity.errors import ConfigError, ConnectionLost
-from connectivity.transport.fix.codec import FixFramer, FixMessage, encode, parse_message
+from connectivity.transport.fix.codec import FixMessage, encode, parse_message
+from connectivity.transport.fix.framing import FixFramer
 from connectivity.transport.fix.session import Session, SessionEvent, SessionEventKind
 from connectivity.transport.fix.session_rules import (
     LogonContext,
