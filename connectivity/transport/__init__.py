@@ -2,7 +2,8 @@
 
 - :mod:`connectivity.transport.http`: :class:`RestClient` over one pooled ``requests.Session``.
 - :mod:`connectivity.transport.websocket`: :class:`WebSocketConnection`, a reader greenlet with
-  watchdogs, reconnect, rollover and outbound pacing.
+  watchdogs, reconnect, rollover and outbound pacing; :mod:`.wsframes` decodes RFC 6455 frames
+  and :mod:`.wsclient` is the websocket-client handshake boundary and the connection settings.
 - :mod:`connectivity.transport.fix`: codec (bytes), session (sans-I/O), pump (greenlets).
 """
 

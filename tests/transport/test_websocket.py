@@ -36,9 +36,9 @@ from connectivity.transport.websocket import (
     WebSocketConnection,
     WebSocketSettings,
     _Session,
-    _translate_connect_error,
     websocket_client_factory,
 )
+from connectivity.transport.wsclient import translate_connect_error
 
 FAST = WebSocketSettings(
     ping_interval_s=None,
@@ -249,7 +249,7 @@ def test_handshake_status_is_translated_to_the_error_tree(status: int, expected:
     exc = websocket.WebSocketBadStatusException(
         "Handshake status %d", status, resp_headers={"retry-after": "7"}
     )
-    err = _translate_connect_error(exc, "wss://h/ws/x?listenKey=secret")
+    err = translate_connect_error(exc, "wss://h/ws/x?listenKey=secret")
     assert type(err) is expected and err.status == status
     assert "secret" not in str(err)
     if isinstance(err, RateLimited):
