@@ -83,13 +83,14 @@ class LevelDecoder:
     goes through the strict parser, so both paths give identical values or a ParseError.
     """
 
-    __slots__ = ("dot", "prices", "quantities", "zero")
+    __slots__ = ("dot", "dot_at", "prices", "quantities", "zero")
 
     def __init__(self, price_scale: int = 8, qty_scale: int = 8, cache_size: int = 65_536) -> None:
         # Sized for a few hundred symbols' active price grids (a few MB); emptied when full.
         self.prices = FixedCache(price_scale, cache_size)
         self.quantities = FixedCache(qty_scale, 4096)  # the strict path only
         self.dot = slice(-qty_scale - 1, -qty_scale)  # where '.' sits; never raises
+        self.dot_at = -qty_scale - 1  # the same as an index: cheaper, IndexError when short
         self.zero = "0." + "0" * qty_scale if qty_scale else "0"  # a delete, as venues spell it
 
     def strict(self, rows: Iterable[Sequence[str]]) -> list[Level]:
@@ -250,7 +251,7 @@ class OrderBook:
         """
         prices = decoder.prices
         quantities = decoder.quantities
-        dot = decoder.dot
+        dot = decoder.dot_at
         zero = decoder.zero
         try:
             book = self._bids
@@ -262,6 +263,7 @@ class OrderBook:
                         del book[price]
                         del keys[bisect_left(keys, price)]
                     continue
+                # q[dot] raises IndexError for a string shorter than the scale: see below.
                 qty = int(q.replace(".", "", 1)) if q[dot] == "." else quantities[q]
                 if qty:
                     if price not in book:
@@ -289,6 +291,11 @@ class OrderBook:
                     del keys[bisect_left(keys, -price)]
         except ParseError:
             raise
+        except IndexError:
+            # A short quantity ("1", or "" which is refused): decode every row strictly and
+            # apply them all again. Rows carry absolute quantities, so re-applying the ones
+            # already applied, in the same order, leaves the same book.
+            return self.apply(decoder.strict(bids), decoder.strict(asks))
         except (ValueError, TypeError, AttributeError) as exc:
             raise ParseError(f"malformed book level: {exc!r}") from exc
         bid_keys = self._bid_keys

@@ -126,6 +126,8 @@ class BookSync:
             raise ConfigError(f"max_buffer must be >= 1, got {max_buffer}")
         self.mode = mode
         self.rule = rule
+        # Exactly Binance's rule (not a subclass): its comparisons are inlined on the hot path.
+        self._id_range = type(rule) is UpdateIdRangeRule
         self._checksum = checksum
         self._request = request_snapshot
         self._emit = on_event
@@ -253,47 +255,55 @@ class BookSync:
         issued.
         """
         state = self._symbols.get(symbol) or self._state(symbol)
-        book = state.book
-        rule = self.rule
-        if state.live and rule is not None:
-            verdict = rule.check(book.update_id, first_id, last_id)
-            if verdict is _STALE:
-                state.stats.stale_ignored += 1
+        if state.live:
+            book = state.book
+            if self._id_range:
+                # UpdateIdRangeRule.check inlined (the same comparisons): no call per delta.
+                book_id = book.update_id
+                if last_id < book_id:
+                    state.stats.stale_ignored += 1
+                    return False
+                applies = first_id <= book_id + 1
+            else:
+                rule = self.rule
+                verdict = _APPLY if rule is None else rule.check(book.update_id, first_id, last_id)
+                if verdict is _STALE:
+                    state.stats.stale_ignored += 1
+                    return False
+                applies = verdict is _APPLY
+            if applies:
+                try:
+                    crossed = book.apply_text(bids, asks, decoder)
+                except ParseError:
+                    state.buffer = []
+                    self._invalidate(state, InvalidReason.MALFORMED, "malformed level", ts_recv)
+                    raise
+                book.update_id = last_id
+                book.ts_event = ts_event
+                stats = state.stats
+                stats.updates_applied += 1
+                stats.last_ts_recv = ts_recv
+                if crossed and self.check_crossed:
+                    return self._restart(state, InvalidReason.CROSSED, repr(book), ts_recv)
+                if state.status is not _VALID:
+                    state.status = _VALID
+                    self._event(BookValid(book.symbol, last_id, ts_recv))
                 return False
-        else:
-            verdict = _APPLY
-        if not state.live or verdict is not _APPLY:
-            delta = _new_tuple(
-                BookDelta,
-                (
-                    symbol,
-                    first_id,
-                    last_id,
-                    decoder.fast(bids),
-                    decoder.fast(asks),
-                    ts_event,
-                    ts_recv,
-                    None,
-                ),
-            )
-            return self.on_delta(symbol, delta, ts_recv)
-        try:
-            crossed = book.apply_text(bids, asks, decoder)
-        except ParseError:
-            state.buffer = []
-            self._invalidate(state, InvalidReason.MALFORMED, "malformed level", ts_recv)
-            raise
-        book.update_id = last_id
-        book.ts_event = ts_event
-        stats = state.stats
-        stats.updates_applied += 1
-        stats.last_ts_recv = ts_recv
-        if crossed and self.check_crossed:
-            return self._restart(state, InvalidReason.CROSSED, repr(book), ts_recv)
-        if state.status is not _VALID:
-            state.status = _VALID
-            self._event(BookValid(book.symbol, book.update_id, ts_recv))
-        return False
+        # Buffering, or a gap: the general path decides (and records) what happens.
+        delta = _new_tuple(
+            BookDelta,
+            (
+                symbol,
+                first_id,
+                last_id,
+                decoder.fast(bids),
+                decoder.fast(asks),
+                ts_event,
+                ts_recv,
+                None,
+            ),
+        )
+        return self.on_delta(symbol, delta, ts_recv)
 
     def _buffer(self, state: _Symbol, delta: BookDelta, ts_recv: int) -> bool:
         if self.mode is IntegrityMode.SNAPSHOT_ONLY:

@@ -235,6 +235,28 @@ def test_apply_text_raises_parse_error_on_a_malformed_row(row: list) -> None:
         book.apply_text([row], [], LevelDecoder())
 
 
+def test_apply_text_with_short_quantities_after_applied_rows_matches_strict_decoding() -> None:
+    decoder = LevelDecoder()
+    bids = [["1.00000000", "2.00000000"], ["2.00000000", "3"], ["1.00000000", "0"]]
+    asks = [["5.00000000", "1.50000000"], ["6.00000000", "7"]]
+    one_pass = OrderBook("X")
+    two_pass = OrderBook("X")
+    assert one_pass.apply_text(bids, asks, decoder) == two_pass.apply(
+        decoder.strict(bids), decoder.strict(asks)
+    )
+    assert one_pass.bids() == two_pass.bids() == [(200_000_000, 300_000_000)]
+    assert (
+        one_pass.asks()
+        == two_pass.asks()
+        == [(500_000_000, 150_000_000), (600_000_000, 700_000_000)]
+    )
+
+
+def test_apply_text_refuses_an_empty_quantity() -> None:
+    with pytest.raises(ParseError):
+        OrderBook("X").apply_text([["1.00000000", ""]], [], LevelDecoder())
+
+
 @given(st.lists(st.tuples(levels, levels), max_size=30))
 def test_apply_text_matches_apply_of_decoded_levels(updates: list) -> None:
     decoder = LevelDecoder()

@@ -428,6 +428,16 @@ def test_text_delta_buffers_ignores_and_detects_gaps_like_on_delta() -> None:
     assert last_invalid(h).reason is InvalidReason.GAP and h.sync.buffered(SYM) == 1
 
 
+def test_text_delta_consults_a_rule_that_is_not_exactly_the_binance_range_rule() -> None:
+    class RefusesId13(UpdateIdRangeRule):
+        def check(self, book_id: int, first_id: int, last_id: int) -> Verdict:
+            return Verdict.STALE if first_id == 13 else super().check(book_id, first_id, last_id)
+
+    h = synced(rule=RefusesId13())
+    h.sync.on_delta_text(SYM, 13, 13, rows([(100, 9)]), [], 0, 0, LevelDecoder())
+    assert h.sync.stats(SYM).stale_ignored == 1 and h.sync.book(SYM).bid_quantity(100) == 2
+
+
 def test_text_delta_that_crosses_the_book_resyncs() -> None:
     h = synced()
     h.sync.on_delta_text(SYM, 13, 13, rows([(115, 1)]), [], 0, 0, LevelDecoder())
