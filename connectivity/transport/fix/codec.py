@@ -4,20 +4,23 @@ A message is checked before it is trusted: ``8=FIX`` first, ``9=`` (BodyLength, 
 allowed) second and ``35=`` third; the declared BodyLength must land exactly on ``10=NNN<SOH>``
 and the CheckSum (sum of every byte before ``10=`` mod 256) must match, or it is *garbled*.
 Length/data pairs (95/96 and friends) are honoured, so a data value may contain SOH. Cutting a
-byte stream into frames is :mod:`.framing`'s role; its :class:`FixFramer` is re-exported here.
+byte stream into frames is :mod:`.framing`'s role (:class:`~.framing.FixFramer`).
 
-Speed matters (every ExecutionReport and market-data frame goes through here): a frame is split
-at SOH once (header checks use the same pieces), the fields come from one list comprehension
-whose tag numbers are looked up in a cache instead of ``int()``, the tag -> value index is built
-in C with ``dict()``, and the checksum uses ``zlib.adler32`` (whose low half is 1 + the byte sum
-for chunks of at most 256 bytes) rather than a Python loop over bytes. Encoding builds one str
-for the usual str/int values and encodes it once. ``benchmarks/fix_codec.py`` measures it.
+Speed matters (every ExecutionReport and market-data frame goes through here). The usual frame
+(no ``=`` inside a value, known tags, no data fields) never meets a per-field Python loop:
+``translate`` proves that ``=`` and SOH alternate, one split at both gives the tag and value
+columns, tag numbers come from a cache in C (``map``), the tag -> value index is ``dict(zip())``,
+and the list of (tag, value) pairs is only built when someone reads ``fields``. Anything else
+takes the careful field-by-field path. The checksum uses ``zlib.adler32``, whose low half is
+1 + the byte sum of a short enough chunk, rather than a Python loop over bytes. Encoding fills
+a cached per-shape ``%`` template with the usual str/int values, encodes the whole message once
+and checksums it in one call. ``benchmarks/fix_codec.py`` measures it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from zlib import adler32
 
@@ -49,6 +52,7 @@ DEFAULT_DATA_PAIRS: Mapping[int, int] = {
 SECRET_TAGS = frozenset({89, 91, 96, 553, 554, 925})
 _SECRET_RE = re.compile(rb"(^|\x01)(89|91|96|553|554|925)=[^\x01]*")
 _NON_PRINTABLE = bytes(range(0x20, 0x7F)) + SOH  # deleted by translate(); leftovers are bad
+_NOT_DELIMITERS = bytes(sorted(set(range(256)) - {0x01, 0x3D}))  # translate() keeps SOH, "="
 _MAX_CACHED_TAGS = 65536
 
 
@@ -82,17 +86,17 @@ def redact(raw: bytes) -> bytes:
 
 def _checksum_int(data: bytes, end: int | None = None) -> int:
     """Sum of ``data[:end]`` mod 256."""
-    # adler32's low 16 bits are (1 + byte sum) mod 65521; 256 bytes sum to at most 65280,
-    # so per chunk of at most 256 bytes they are exactly 1 + the chunk's sum.
+    # adler32's low 16 bits are (1 + byte sum) mod 65521, so they are exactly 1 + the sum of a
+    # chunk whose sum stays below 65520: 256 bytes of any value (<= 65280), or 515 ASCII
+    # bytes (<= 65405). FIX traffic is ASCII, so most messages take one call.
     n = len(data) if end is None else end
-    if n <= 256:
-        return ((adler32(data[:n]) & 0xFFFF) - 1) & 0xFF
-    if n <= 512:
-        return ((adler32(data[:256]) & 0xFFFF) + (adler32(data[256:n]) & 0xFFFF) - 2) & 0xFF
+    step = 515 if data.isascii() else 256
+    if n <= step:
+        return ((adler32(data if end is None else data[:n]) & 0xFFFF) - 1) & 0xFF
     view = memoryview(data)
     total = 0
-    for i in range(0, n, 256):
-        total += (adler32(view[i : min(i + 256, n)]) & 0xFFFF) - 1
+    for i in range(0, n, step):
+        total += (adler32(view[i : min(i + step, n)]) & 0xFFFF) - 1
     return total & 0xFF
 
 
@@ -135,12 +139,16 @@ _TAGS: dict[bytes, int] = {b"%d" % tag: tag for tag in range(1, 1000)}
 _PREFIXES = _PrefixCache({tag: b"%d=" % tag for tag in range(1, 1000)})
 _TEXT_PREFIXES = _TextPrefixCache({tag: f"{tag}=" for tag in range(1, 1000)})
 _TEXT_TYPES = frozenset({str, int, bytes})  # exactly these: bool, float must not pass as text
+_STR_INT = frozenset({str, int})
+# Body shape (tags after MsgType) -> encode's %-template; an application sends few shapes.
+_TEMPLATES: dict[tuple[int, ...], str] = {}
+_MAX_TEMPLATES = 4096
 
 
 class FixMessage:
     """A parsed FIX message: every field (8, 9, 35 ... 10) in wire order, values as bytes."""
 
-    __slots__ = ("_first", "fields", "msg_type", "raw")
+    __slots__ = ("_fields", "_first", "_tags", "_values", "msg_type", "raw")
 
     def __init__(
         self,
@@ -150,9 +158,34 @@ class FixMessage:
         first: dict[int, bytes] | None = None,
     ) -> None:
         self.raw = raw
-        self.fields = fields
+        self._fields: list[tuple[int, bytes]] | None = fields
+        self._tags: Sequence[int] = ()
+        self._values: Sequence[bytes] = ()
         self.msg_type = msg_type
         self._first = first  # tag -> value of its first occurrence, built on demand
+
+    @classmethod
+    def _from_columns(
+        cls, raw: bytes, tags: list[int], values: list[bytes], first: dict[int, bytes]
+    ) -> FixMessage:
+        # Parse's fast path: tags and values as two lists (zipped in C); the list of pairs
+        # is only built if someone reads ``fields``.
+        message = cls.__new__(cls)
+        message.raw = raw
+        message._fields = None
+        message._tags = tags
+        message._values = values
+        message.msg_type = values[2]
+        message._first = first
+        return message
+
+    @property
+    def fields(self) -> list[tuple[int, bytes]]:
+        """Every field (8, 9, 35 ... 10) in wire order as (tag, value) pairs."""
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = list(zip(self._tags, self._values, strict=True))
+        return fields
 
     def _index(self) -> dict[int, bytes]:
         # Built on first lookup; the first occurrence of a repeated (group) tag wins.
@@ -176,7 +209,7 @@ class FixMessage:
         return iter(self.fields)
 
     def __len__(self) -> int:
-        return len(self.fields)
+        return len(self._tags) if self._fields is None else len(self._fields)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FixMessage):
@@ -318,17 +351,59 @@ def _data_field(
 
 def _parse_frame(
     frame: bytes,
-    pieces: list[bytes],
     body_start: int,
     trailer_at: int,
     data_pairs: Mapping[int, int],
     printable_only: bool,
 ) -> FixMessage:
-    """Parse one frame (split at SOH into ``pieces``, the empty last one dropped) whose body
-    starts at ``body_start`` and whose BodyLength was checked to end at ``10=``."""
+    """Parse one frame whose body starts at ``body_start`` and whose BodyLength was checked
+    to end at ``10=`` (``trailer_at``)."""
     declared = frame[trailer_at + 3 : trailer_at + 6]
     if not declared.isdigit() or int(declared) != _checksum_int(frame, trailer_at):
         raise GarbledMessage(f"CheckSum {declared!r} does not match the bytes", raw=frame)
+    message = _parse_plain(frame, data_pairs) or _parse_pieces(
+        frame, body_start, trailer_at, data_pairs
+    )
+    if printable_only and frame.translate(None, _NON_PRINTABLE):
+        raise FixParseError("non-printable byte (only printable ASCII and SOH)", parsed=message)
+    return message
+
+
+def _parse_plain(frame: bytes, data_pairs: Mapping[int, int]) -> FixMessage | None:
+    """Fast path for a well-formed frame whose values hold no ``=``: None sends anything
+    else (new or bad tags, data fields, misplaced 35/10, a BeginString in the body) to
+    :func:`_parse_pieces`, which learns the tag or raises the precise error.
+    """
+    # With exactly one "=" per field, "=" and SOH alternate; then splitting at both gives
+    # tag, value, tag, value ... and the tag and value columns are plain slices.
+    delimiters = frame.translate(None, _NOT_DELIMITERS)
+    count = len(delimiters) >> 1
+    if count < 4 or delimiters != b"=\x01" * count:
+        return None
+    tokens = frame.replace(b"=", SOH).split(SOH)
+    try:
+        tags = list(map(_TAGS.__getitem__, tokens[0:-1:2]))
+    except KeyError:
+        return None
+    values = tokens[1::2]
+    first = dict(zip(tags, values, strict=True))
+    if tags[2] != 35 or tags[-1] != 10:
+        return None
+    if len(first) != count:  # repeated tags (groups): the first occurrence wins
+        if 8 in tags[2:-1]:
+            return None
+        first = dict(zip(reversed(tags), reversed(values), strict=True))
+    if data_pairs and not first.keys().isdisjoint(data_pairs):
+        return None
+    return FixMessage._from_columns(frame, tags, values, first)
+
+
+def _parse_pieces(
+    frame: bytes, body_start: int, trailer_at: int, data_pairs: Mapping[int, int]
+) -> FixMessage:
+    """Careful parse of a checksummed frame: field by field, data pairs, precise errors."""
+    pieces = frame.split(SOH)
+    pieces.pop()
     fields, first = _split_fields(pieces, data_pairs)
     if len(fields) < 4 or fields[2][0] != 35 or fields[-1][0] != 10:
         raise GarbledMessage("MsgType (35) must be the third field", raw=frame)
@@ -338,10 +413,7 @@ def _parse_frame(
         tag == 8 for tag, _ in fields[2:-1]
     ):
         raise GarbledMessage("BeginString inside the body", raw=frame)
-    message = FixMessage(frame, fields, fields[2][1], first)
-    if printable_only and frame.translate(None, _NON_PRINTABLE):
-        raise FixParseError("non-printable byte (only printable ASCII and SOH)", parsed=message)
-    return message
+    return FixMessage(frame, fields, fields[2][1], first)
 
 
 def parse_message(
@@ -350,6 +422,27 @@ def parse_message(
     """Parse exactly one complete message; GarbledMessage on framing/length/checksum errors."""
     if type(raw) is not bytes:
         raw = bytes(raw)
+    pairs = DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs
+    # The usual case, checked without splitting; any failure is explained by _header.
+    soh1 = raw.find(SOH)
+    soh2 = raw.find(SOH, soh1 + 1)
+    length = raw[soh1 + 3 : soh2]
+    if raw.startswith(BEGIN) and raw.startswith(b"9=", soh1 + 1) and length.isdigit():
+        body_start = soh2 + 1
+        trailer_at = body_start + int(length)
+        if (
+            body_start < trailer_at
+            and len(raw) == trailer_at + 7
+            and raw[-1] == 1
+            and raw.startswith(b"\x0110=", trailer_at - 1)
+        ):
+            return _parse_frame(raw, body_start, trailer_at, pairs, printable_only)
+    body_start, trailer_at = _header(raw)
+    return _parse_frame(raw, body_start, trailer_at, pairs, printable_only)
+
+
+def _header(raw: bytes) -> tuple[int, int]:
+    """Check 8, 9 and 10 framing field by field: (body start, ``10=`` position), or raise."""
     pieces = raw.split(SOH)
     if not raw.startswith(BEGIN) or len(pieces) < 5:
         raise GarbledMessage("not a FIX message (8=FIX, 9, 35, 10)", raw=raw)
@@ -359,10 +452,9 @@ def parse_message(
     trailer_at = body_start + int(pieces[1][2:])
     if not raw.startswith(b"\x0110=", trailer_at - 1):
         raise GarbledMessage(f"BodyLength {pieces[1][2:]!r} does not end at 10=", raw=raw)
-    if len(raw) != trailer_at + 7 or pieces.pop():
+    if len(raw) != trailer_at + 7 or pieces[-1]:
         raise GarbledMessage("CheckSum must be 3 digits and end the message", raw=raw)
-    pairs = DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs
-    return _parse_frame(raw, pieces, body_start, trailer_at, pairs, printable_only)
+    return body_start, trailer_at
 
 
 def _value(tag: int, value: Any) -> bytes:
@@ -397,33 +489,48 @@ def encode(
         fields = list(fields)
     if type(begin_string) is not bytes:
         begin_string = _value(8, begin_string)
-    body = _encode_text_body(msg_type, fields) or _encode_body(msg_type, fields)
-    head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
-    trailer = b"10=%03d\x01" % ((_checksum_int(head) + _checksum_int(body)) & 0xFF)
-    return b"".join((head, body, trailer))
+    message = _encode_text(begin_string, msg_type, fields)
+    if message is None:
+        body = _encode_body(msg_type, fields)
+        message = b"8=%s\x019=%d\x01%s" % (begin_string, len(body), body)
+    return b"%b10=%03d\x01" % (message, _checksum_int(message))
 
 
-def _encode_text_body(msg_type: bytes | str, fields: list[tuple[int, Any]]) -> bytes | None:
-    """Fast path for the usual case (str, int and bytes values, all ASCII): one str, encoded
-    once. Returns None for anything else (non-ASCII, SOH, empty values, other types) so that
-    the careful path deals with it.
+def _template(tags: tuple[int, ...]) -> str:
+    """Return the ``%`` template of a body shape (``34=%s<SOH>49=%s<SOH>...``), cached."""
+    prefixes = _TEXT_PREFIXES  # a bad tag raises FixEncodeError here, as on the careful path
+    template = "".join([f"{prefixes[tag]}%s\x01" for tag in tags])
+    if len(_TEMPLATES) < _MAX_TEMPLATES:  # odd shapes must not grow it without bound
+        _TEMPLATES[tags] = template
+    return template
+
+
+def _encode_text(begin_string: bytes, msg_type: bytes | str, fields: list[Any]) -> bytes | None:
+    """Fast path for the usual case (str, int and bytes values, all ASCII): the whole message
+    up to ``10=`` as one str from a per-shape template, encoded once. Returns None for
+    anything else (non-ASCII, SOH, empty values, other types) so that the careful path deals
+    with it.
     """
-    prefixes = _TEXT_PREFIXES
-    parts = [
-        f"{prefixes[tag]}{value.decode('latin-1') if type(value) is bytes else value}\x01"
-        for tag, value in fields
-        if type(value) in _TEXT_TYPES
-    ]
-    if len(parts) != len(fields):
+    if not fields:
         return None
-    text_type = msg_type.decode("ascii", "replace") if isinstance(msg_type, bytes) else msg_type
+    # strict: a field that is not a pair raises instead of being cut short.
+    tags, values = zip(*fields, strict=True)
+    types = set(map(type, values))  # exact types: bool, float must not pass as text
+    if not types <= _STR_INT:
+        if not types <= _TEXT_TYPES:
+            return None
+        values = tuple([v.decode("latin-1") if type(v) is bytes else v for v in values])
+    template = _TEMPLATES.get(tags) or _template(tags)
+    text_type = msg_type.decode("latin-1") if isinstance(msg_type, bytes) else msg_type
+    body = f"35={text_type}\x01{template % values}"
     try:
-        body = f"35={text_type}\x01{''.join(parts)}".encode("ascii")
+        message = f"8={begin_string.decode('latin-1')}\x019={len(body)}\x01{body}".encode("ascii")
     except UnicodeEncodeError:
         return None
-    if body.count(SOH) != len(parts) + 1 or body.find(b"=\x01") >= 0:
+    # Each field adds exactly one SOH, and "=" right before one is an empty value.
+    if message.count(SOH) != len(values) + 3 or message.find(b"=\x01") >= 0:
         return None
-    return body
+    return message
 
 
 def _encode_body(msg_type: bytes | str, fields: list[tuple[int, Any]]) -> bytes:

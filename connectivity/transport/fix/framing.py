@@ -5,7 +5,7 @@ must be the second field and ``35=`` the third; the declared BodyLength must lan
 ``10=NNN<SOH>``, and the CheckSum (sum of every byte before ``10=`` mod 256) must match. A frame
 that fails any of these is *garbled*: FIX says drop it without touching sequence numbers, so the
 framer counts it, reports it and resynchronises on the next ``8=FIX``. A frame's fields are
-split and checked by :mod:`.codec`, which also re-exports :class:`FixFramer`.
+split and checked by :mod:`.codec`.
 """
 
 from __future__ import annotations
@@ -142,12 +142,9 @@ class FixFramer:
                 pos = close + 1
                 continue
             try:
-                frame = buf[start:frame_end]
-                pieces = frame.split(SOH)
-                pieces.pop()
                 message = _parse_frame(
-                    frame, pieces, body_start - start, trailer_at - start, self.data_pairs,
-                    self.printable_only,
+                    buf[start:frame_end], body_start - start, trailer_at - start,
+                    self.data_pairs, self.printable_only,
                 )  # fmt: skip
             except FixParseError as exc:  # garbled, or non-printable: never kills the stream
                 pos = self._garbled(buf, start, exc.reason)
