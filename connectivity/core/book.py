@@ -83,11 +83,14 @@ class LevelDecoder:
     goes through the strict parser, so both paths give identical values or a ParseError.
     """
 
-    __slots__ = ("dot", "dot_at", "prices", "quantities", "zero")
+    __slots__ = ("dot", "dot_at", "known", "prices", "quantities", "zero")
 
     def __init__(self, price_scale: int = 8, qty_scale: int = 8, cache_size: int = 65_536) -> None:
         # Sized for a few hundred symbols' active price grids (a few MB); emptied when full.
         self.prices = FixedCache(price_scale, cache_size)
+        # The same prices in a plain dict for apply_text: an exact dict's lookup is specialised
+        # by the interpreter, a dict subclass's is not (measurably slower per level).
+        self.known: dict[str, int] = {}
         self.quantities = FixedCache(qty_scale, 4096)  # the strict path only
         self.dot = slice(-qty_scale - 1, -qty_scale)  # where '.' sits; never raises
         self.dot_at = -qty_scale - 1  # the same as an index: cheaper, IndexError when short
@@ -103,6 +106,15 @@ class LevelDecoder:
             raise
         except (ValueError, TypeError, AttributeError) as exc:
             raise ParseError(f"malformed book level: {exc!r}") from exc
+
+    def learn(self, text: str) -> int:
+        """Decode a price missing from ``known`` (strictly, via ``prices``) and remember it."""
+        value = self.prices[text]
+        known = self.known
+        if len(known) >= self.prices.max_size:
+            known.clear()  # bounded like ``prices``
+        known[text] = value
+        return value
 
     def fast(self, rows: Sequence[Sequence[str]]) -> list[Level]:
         """Decode rows of a clean frame (see the class docstring)."""
@@ -249,7 +261,8 @@ class OrderBook:
         row it raises :class:`ParseError` with the rows before it applied: the caller must
         then resync the book. Return True when the book is crossed afterwards.
         """
-        prices = decoder.prices
+        known = decoder.known
+        learn = decoder.learn
         quantities = decoder.quantities
         dot = decoder.dot_at
         zero = decoder.zero
@@ -257,7 +270,10 @@ class OrderBook:
             book = self._bids
             keys = self._bid_keys
             for p, q in bids:
-                price = prices[p]
+                try:
+                    price = known[p]
+                except KeyError:  # a new price (rare); an unhashable p raises TypeError
+                    price = learn(p)
                 if q == zero:  # deletes are frequent: skip the int() for them
                     if price in book:
                         del book[price]
@@ -275,7 +291,10 @@ class OrderBook:
             book = self._asks
             keys = self._ask_keys
             for p, q in asks:
-                price = prices[p]
+                try:
+                    price = known[p]
+                except KeyError:
+                    price = learn(p)
                 if q == zero:
                     if price in book:
                         del book[price]

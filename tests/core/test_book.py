@@ -252,6 +252,15 @@ def test_apply_text_with_short_quantities_after_applied_rows_matches_strict_deco
     )
 
 
+def test_apply_text_price_memo_stays_bounded_and_exact() -> None:
+    decoder = LevelDecoder(cache_size=2)
+    book = OrderBook("X")
+    rows = [[text(p * 10**8), "1.00000000"] for p in (1, 2, 3, 1, 4)]
+    book.apply_text(rows, [], decoder)
+    assert len(decoder.known) <= 2 and len(decoder.prices) <= 2
+    assert book.bids() == [(p * 10**8, 10**8) for p in (4, 3, 2, 1)]
+
+
 def test_apply_text_refuses_an_empty_quantity() -> None:
     with pytest.raises(ParseError):
         OrderBook("X").apply_text([["1.00000000", ""]], [], LevelDecoder())
