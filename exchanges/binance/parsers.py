@@ -158,7 +158,21 @@ _levels = DECODER.strict
 
 def clean_frame(raw: bytes | bytearray) -> bool:
     """Return True when ``raw`` may use the fast quantity path (see :func:`parse_depth_update`)."""
-    return raw.isascii() and len(raw.translate(None, _LENIENT)) == len(raw)
+    # ASCII and no byte of _LENIENT (_ + - space backslash, then \t \n \r \v \f): one
+    # memchr per byte value with int needles, several times cheaper than translate() or
+    # bytes needles on a ~500-byte frame (this runs for every depth frame).
+    return raw.isascii() and not (
+        95 in raw
+        or 43 in raw
+        or 45 in raw
+        or 32 in raw
+        or 92 in raw
+        or 9 in raw
+        or 10 in raw
+        or 13 in raw
+        or 11 in raw
+        or 12 in raw
+    )
 
 
 def parse_depth_update(
@@ -363,9 +377,7 @@ def parse_frame(
             raise _bad("combined-stream envelope", msg)
     # The hot path (depth diffs) is dispatched here, without the generic router's calls.
     if type(data) is dict and data.get("e") == "depthUpdate":
-        clean = (
-            type(raw) is bytes and raw.isascii() and len(raw.translate(None, _LENIENT)) == len(raw)
-        )
+        clean = type(raw) is bytes and clean_frame(raw)
         return parse_depth_update(data, ts_recv, ts_factor, clean)
     return parse_data(data, ts_recv, stream, ts_factor)
 
@@ -420,7 +432,7 @@ def feed_frame(
     if symbols is not None and symbol not in symbols:
         raise UnknownEnumValue(f"depth for unsubscribed symbol {symbol!r}", venue=VENUE)
     ts_event = event_time * ts_factor
-    if type(raw) is bytes and raw.isascii() and len(raw.translate(None, _LENIENT)) == len(raw):
+    if type(raw) is bytes and clean_frame(raw):
         requested = sync.on_delta_text(symbol, first, last, bids, asks, ts_event, ts_recv, DECODER)
     else:
         requested = sync.on_delta(symbol, parse_depth_update(data, ts_recv, ts_factor), ts_recv)

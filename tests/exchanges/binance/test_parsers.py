@@ -194,6 +194,13 @@ def test_quantity_fast_path_never_accepts_what_a_strict_parse_refuses(qty: str) 
         parse_frame(frame, 0)
 
 
+@pytest.mark.parametrize("byte", range(256))
+def test_clean_frame_refuses_exactly_non_ascii_and_what_int_would_tolerate(byte: int) -> None:
+    frame = b'{"b":[["1.00000000","2.0000000' + bytes([byte]) + b'"]]}'
+    assert clean_frame(frame) is (byte < 128 and chr(byte) not in "_+- \t\n\r\x0b\x0c\\")
+    assert clean_frame(bytearray(frame)) is clean_frame(frame)
+
+
 def test_clean_frame_detects_characters_int_would_tolerate() -> None:
     assert clean_frame(b'{"b":[["1.00000000","2.00000000"]]}')
     assert not clean_frame(b'{"b": [["1.00000000","2.00000000"]]}')
