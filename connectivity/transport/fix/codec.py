@@ -493,7 +493,8 @@ def encode(
     if message is None:
         body = _encode_body(msg_type, fields)
         message = b"8=%s\x019=%d\x01%s" % (begin_string, len(body), body)
-    return b"%b10=%03d\x01" % (message, _checksum_int(message))
+        message += b"10=%03d\x01" % _checksum_int(message)
+    return message
 
 
 def _template(tags: tuple[int, ...]) -> str:
@@ -506,8 +507,8 @@ def _template(tags: tuple[int, ...]) -> str:
 
 
 def _encode_text(begin_string: bytes, msg_type: bytes | str, fields: list[Any]) -> bytes | None:
-    """Fast path for the usual case (str, int and bytes values, all ASCII): the whole message
-    up to ``10=`` as one str from a per-shape template, encoded once. Returns None for
+    """Fast path for the usual case (str, int and bytes values, all ASCII): the message up to
+    ``10=`` as one str from a per-shape template, encoded once, then its trailer. Returns None for
     anything else (non-ASCII, SOH, empty values, other types) so that the careful path deals
     with it.
     """
@@ -530,7 +531,9 @@ def _encode_text(begin_string: bytes, msg_type: bytes | str, fields: list[Any]) 
     # Each field adds exactly one SOH, and "=" right before one is an empty value.
     if message.count(SOH) != len(values) + 3 or message.find(b"=\x01") >= 0:
         return None
-    return message
+    # ASCII up to 515 bytes sums to less than adler32's modulus (see _checksum_int).
+    total = (adler32(message) & 0xFFFF) - 1 if len(message) <= 515 else _checksum_int(message)
+    return b"%b10=%03d\x01" % (message, total & 0xFF)
 
 
 def _encode_body(msg_type: bytes | str, fields: list[tuple[int, Any]]) -> bytes:
