@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from connectivity.errors import ConfigError
 
 
 @pytest.fixture(params=["memory", "file"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    if request.param == "memory":
-        return MemoryStore()
-    return FileStore(tmp_path, "S1", fsync=False)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    opened: Store = (
+        MemoryStore() if request.param == "memory" else FileStore(tmp_path, "S1", fsync=False)
+    )
+    yield opened
+    opened.close()
 
 
 def test_new_store_starts_at_one_and_one(store: Store) -> None:
