@@ -143,6 +143,7 @@ _STR_INT = frozenset({str, int})
 # Body shape (tags after MsgType) -> encode's %-template; an application sends few shapes.
 _TEMPLATES: dict[tuple[int, ...], str] = {}
 _MAX_TEMPLATES = 4096
+_TRAILERS = tuple(b"10=%03d\x01" % total for total in range(256))
 
 
 class FixMessage:
@@ -533,7 +534,7 @@ def _encode_text(begin_string: bytes, msg_type: bytes | str, fields: list[Any]) 
         return None
     # ASCII up to 515 bytes sums to less than adler32's modulus (see _checksum_int).
     total = (adler32(message) & 0xFFFF) - 1 if len(message) <= 515 else _checksum_int(message)
-    return b"%b10=%03d\x01" % (message, total & 0xFF)
+    return message + _TRAILERS[total & 0xFF]
 
 
 def _encode_body(msg_type: bytes | str, fields: list[tuple[int, Any]]) -> bytes:
