@@ -258,7 +258,7 @@ class Session(SessionAdmin):
             if msg_type != b"A":
                 self._disconnect(f"first message is not a Logon (35={msg_type!r})")
                 return
-        if message.fields[0][1] != self._begin:
+        if message.get(8) != self._begin:  # parse guarantees tag 8 comes first
             self._wrong_begin_string(message)
             return
         try:
