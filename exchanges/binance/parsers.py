@@ -360,21 +360,26 @@ def parse_data(
     raise UnknownEnumValue(f"unknown Binance event type {kind!r}", venue=VENUE, payload=data)
 
 
-def parse_frame(
-    raw: bytes | bytearray | memoryview | str, ts_recv: int, ts_factor: int = _MS
-) -> Parsed:
-    """Parse one websocket text frame, unwrapping ``{"stream": .., "data": ..}`` if present."""
+def _unwrap(raw: bytes | bytearray | memoryview | str) -> tuple[str | None, Any]:
+    """Decode a frame's JSON; return ``(stream, payload)`` of a combined-stream envelope."""
     try:
         msg = _orjson_loads(raw)
     except orjson.JSONDecodeError as exc:
         raise _bad("JSON", raw, exc) from exc
-    stream = None
-    data = msg
     if type(msg) is dict and "stream" in msg:
         stream = msg["stream"]
         data = msg.get("data")
         if type(stream) is not str or data is None:
             raise _bad("combined-stream envelope", msg)
+        return stream, data
+    return None, msg
+
+
+def parse_frame(
+    raw: bytes | bytearray | memoryview | str, ts_recv: int, ts_factor: int = _MS
+) -> Parsed:
+    """Parse one websocket text frame, unwrapping ``{"stream": .., "data": ..}`` if present."""
+    stream, data = _unwrap(raw)
     # The hot path (depth diffs) is dispatched here, without the generic router's calls.
     if type(data) is dict and data.get("e") == "depthUpdate":
         clean = type(raw) is bytes and clean_frame(raw)
@@ -397,17 +402,7 @@ def feed_frame(
     returned parsed, as :func:`parse_frame` does. With ``symbols``, a diff for any other
     symbol raises :class:`UnknownEnumValue` and is not fed.
     """
-    try:
-        msg = _orjson_loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise _bad("JSON", raw, exc) from exc
-    stream = None
-    data = msg
-    if type(msg) is dict and "stream" in msg:
-        stream = msg["stream"]
-        data = msg.get("data")
-        if type(stream) is not str or data is None:
-            raise _bad("combined-stream envelope", msg)
+    stream, data = _unwrap(raw)
     if type(data) is not dict or data.get("e") != "depthUpdate":
         return parse_data(data, ts_recv, stream, ts_factor)
     try:  # the header checks of parse_depth_update, inlined: this runs for every diff
