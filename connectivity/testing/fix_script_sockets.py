@@ -15,9 +15,13 @@ from gevent import socket as gsocket
 
 from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.store import MemoryStore
-from connectivity.testing.fix_scripts import EchoApplication, ScriptFailure, quickfix_session_config
+from connectivity.testing.fix_scripts import (
+    EchoApplication,
+    PollingHarness,
+    ScriptFailure,
+    quickfix_session_config,
+)
 from connectivity.transport.fix.acceptor import FixAcceptor
-from connectivity.transport.fix.codec import SOH
 from connectivity.transport.fix.dictionary import FixDictionary
 from connectivity.transport.fix.framing import FixFramer
 from connectivity.transport.fix.session import Session
@@ -30,15 +34,13 @@ class _SocketConn:
         self.sock = sock
         self.framer = FixFramer()
         self.inbox: deque[bytes] = deque()
-        self.eof = False
+        self.closed = False
 
 
-class SocketHarness:
+class SocketHarness(PollingHarness):
     """Drive our acceptor through real sockets on 127.0.0.1 (implements ScriptHarness)."""
 
     READ_WAIT_S = 0.5  # real seconds to wait for data before simulated time moves on
-    MAX_WAIT_S = 130.0
-    DISCONNECT_WAIT_S = 10.0
 
     def __init__(
         self, dictionary: FixDictionary | None = None, clock: ManualClock | None = None
@@ -56,10 +58,6 @@ class SocketHarness:
         self.host, self.port = self.acceptor.start()
         self._conns: dict[int, _SocketConn] = {}
 
-    def now_ns(self) -> int:
-        """Return the manual clock's wall time."""
-        return self.clock.time_ns()
-
     def connect(self, cid: int) -> None:
         """Open a TCP connection to the acceptor."""
         sock = gsocket.create_connection((self.host, self.port), timeout=5.0)
@@ -73,7 +71,7 @@ class SocketHarness:
     def send(self, cid: int, data: bytes) -> None:
         """Write bytes on ``cid``."""
         conn = self._conns.get(cid)
-        if conn is None or conn.eof:
+        if conn is None or conn.closed:
             raise ScriptFailure("unable to send: the engine dropped the connection")
         try:
             conn.sock.sendall(data)
@@ -90,7 +88,7 @@ class SocketHarness:
         except OSError:
             data = b""
         if not data:
-            conn.eof = True
+            conn.closed = True
             return True
         conn.inbox.extend(message.raw for message in conn.framer.feed(data))
         return True
@@ -102,32 +100,10 @@ class SocketHarness:
         self.clock.advance(max(deadline - self.clock.monotonic_ns(), 1000) / NS_PER_SECOND)
         return True
 
-    def expect_message(self, cid: int) -> bytes:
-        """Return the engine's next message on ``cid``."""
-        conn = self._conns[cid]
-        limit = self.clock.monotonic_ns() + int(self.MAX_WAIT_S * NS_PER_SECOND)
-        while not conn.inbox:
-            if conn.eof:
-                raise ScriptFailure("expected a message, the engine closed the connection")
-            if not self._read(conn) and not self._let_time_pass(limit):
-                raise ScriptFailure("expected a message, the engine sent nothing")
-        return conn.inbox.popleft()
-
-    def expect_disconnect(self, cid: int) -> None:
-        """Require the engine to close ``cid`` without sending anything first."""
-        conn = self._conns[cid]
-        limit = self.clock.monotonic_ns() + int(self.DISCONNECT_WAIT_S * NS_PER_SECOND)
-        while True:
-            if conn.inbox:
-                shown = conn.inbox[0].replace(SOH, b"|").decode("latin-1")
-                raise ScriptFailure(f"expected disconnection, got {shown}")
-            if conn.eof:
-                return
-            if not self._read(conn) and not self._let_time_pass(limit):
-                raise ScriptFailure("connection still open ten seconds later")
+    def _progress(self, conn: _SocketConn, limit_ns: int) -> bool:
+        return self._read(conn) or self._let_time_pass(limit_ns)
 
     def close(self) -> None:
         """Close every connection and the acceptor (joining its greenlets)."""
-        for cid in list(self._conns):
-            self.disconnect(cid)
+        super().close()
         self.acceptor.close(timeout=2.0)

@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -275,6 +275,60 @@ def run_script(
 SessionFactory = Callable[[ManualClock, EchoApplication], Session]
 
 
+class PollingHarness:
+    """Waiting logic shared by the harnesses: poll for engine output, letting time pass.
+
+    Subclasses keep ``self.clock`` and ``self._conns`` (connections with ``inbox`` and
+    ``closed``) and implement :meth:`_progress` and :meth:`disconnect`.
+    """
+
+    MAX_WAIT_S = 130.0  # simulated seconds a script may wait for the engine
+    DISCONNECT_WAIT_S = 10.0  # QuickFIX's harness waits ten seconds for a disconnect
+    clock: ManualClock
+    _conns: dict[int, Any]
+
+    def now_ns(self) -> int:
+        """Return the manual clock's wall time."""
+        return self.clock.time_ns()
+
+    def disconnect(self, cid: int) -> None:
+        """Close ``cid`` from the harness side."""
+        raise NotImplementedError
+
+    def _progress(self, conn: Any, limit_ns: int) -> bool:
+        """Let the engine make progress on ``conn`` (not past ``limit_ns``); False if it can't."""
+        raise NotImplementedError
+
+    def expect_message(self, cid: int) -> bytes:
+        """Return the next engine message, letting simulated time pass if needed."""
+        conn = self._conns[cid]
+        limit = self.clock.monotonic_ns() + int(self.MAX_WAIT_S * NS_PER_SECOND)
+        while not conn.inbox:
+            if conn.closed:
+                raise ScriptFailure("expected a message, the engine closed the connection")
+            if not self._progress(conn, limit):
+                raise ScriptFailure("expected a message, the engine sent nothing")
+        message: bytes = conn.inbox.popleft()
+        return message
+
+    def expect_disconnect(self, cid: int) -> None:
+        """Require the engine to close ``cid`` without sending anything first."""
+        conn = self._conns[cid]
+        limit = self.clock.monotonic_ns() + int(self.DISCONNECT_WAIT_S * NS_PER_SECOND)
+        while True:
+            if conn.inbox:
+                raise ScriptFailure(f"expected disconnection, got {_show(conn.inbox[0])}")
+            if conn.closed:
+                return
+            if not self._progress(conn, limit):
+                raise ScriptFailure("connection still open ten seconds later")
+
+    def close(self) -> None:
+        """Close every connection still open."""
+        for cid in list(self._conns):
+            self.disconnect(cid)
+
+
 class _Conn:
     def __init__(self, pending: PendingConnection) -> None:
         self.pending = pending
@@ -284,11 +338,8 @@ class _Conn:
         self.closed = False
 
 
-class SansIOHarness:
+class SansIOHarness(PollingHarness):
     """Drive a sans-I/O acceptor session directly, with a manual clock for waits."""
-
-    MAX_WAIT_S = 130.0  # simulated seconds a script may wait for the engine
-    DISCONNECT_WAIT_S = 10.0  # QuickFIX's harness waits ten seconds for a disconnect
 
     def __init__(
         self, dictionary: FixDictionary | None = None, clock: ManualClock | None = None
@@ -305,10 +356,6 @@ class SansIOHarness:
         self.app.session = self.session
         self.router = AcceptorRouter([self.session])
         self._conns: dict[int, _Conn] = {}
-
-    def now_ns(self) -> int:
-        """Return the manual clock's wall time."""
-        return self.clock.time_ns()
 
     def connect(self, cid: int) -> None:
         """Open a fresh in-memory connection."""
@@ -344,7 +391,7 @@ class SansIOHarness:
             conn.closed = True
             session.connection_lost("engine closed the connection")
 
-    def _advance(self, conn: _Conn, limit_ns: int) -> bool:
+    def _progress(self, conn: _Conn, limit_ns: int) -> bool:
         """Move the clock to the session's next timer (not past ``limit_ns``); False if none."""
         session = conn.session
         deadline = session.next_deadline_ns() if session is not None and not conn.closed else None
@@ -356,31 +403,3 @@ class SansIOHarness:
         session.tick()
         self._collect(conn)
         return True
-
-    def expect_message(self, cid: int) -> bytes:
-        """Return the next engine message, letting simulated time pass if needed."""
-        conn = self._conns[cid]
-        limit = self.clock.monotonic_ns() + int(self.MAX_WAIT_S * NS_PER_SECOND)
-        while not conn.inbox:
-            if conn.closed:
-                raise ScriptFailure("expected a message, the engine closed the connection")
-            if not self._advance(conn, limit):
-                raise ScriptFailure("expected a message, the engine sent nothing")
-        return conn.inbox.popleft()
-
-    def expect_disconnect(self, cid: int) -> None:
-        """Require the engine to close ``cid`` without sending anything first."""
-        conn = self._conns[cid]
-        limit = self.clock.monotonic_ns() + int(self.DISCONNECT_WAIT_S * NS_PER_SECOND)
-        while True:
-            if conn.inbox:
-                raise ScriptFailure(f"expected disconnection, got {_show(conn.inbox[0])}")
-            if conn.closed:
-                return
-            if not self._advance(conn, limit):
-                raise ScriptFailure("connection still open ten seconds later")
-
-    def close(self) -> None:
-        """Close every connection still open."""
-        for cid in list(self._conns):
-            self.disconnect(cid)
