@@ -125,8 +125,9 @@ class BookSync:
         if max_buffer < 1:
             raise ConfigError(f"max_buffer must be >= 1, got {max_buffer}")
         self.mode = mode
-        self.rule = rule
+        self._rule = rule
         # Exactly Binance's rule (not a subclass): its comparisons are inlined on the hot path.
+        # Derived once; ``rule`` is read-only so this can never disagree with it.
         self._id_range = type(rule) is UpdateIdRangeRule
         self._checksum = checksum
         self._request = request_snapshot
@@ -136,6 +137,11 @@ class BookSync:
         self.max_buffer = max_buffer
         self._scales = (price_scale, qty_scale)
         self._symbols: dict[str, _Symbol] = {}
+
+    @property
+    def rule(self) -> SequenceRule | None:
+        """Return the venue's sequence rule (fixed at construction)."""
+        return self._rule
 
     # -- symbols and reading -----------------------------------------------------------------
 
@@ -211,7 +217,7 @@ class BookSync:
         # The hot path: a live book. Kept flat (few calls, one unpack) on purpose.
         _, first, last, bids, asks, ts_event, _, checksum = delta
         book = state.book
-        rule = self.rule
+        rule = self._rule
         if rule is not None:
             verdict = rule.check(book.update_id, first, last)
             if verdict is not _APPLY:
@@ -265,7 +271,7 @@ class BookSync:
                     return False
                 applies = first_id <= book_id + 1
             else:
-                rule = self.rule
+                rule = self._rule
                 verdict = _APPLY if rule is None else rule.check(book.update_id, first_id, last_id)
                 if verdict is _STALE:
                     state.stats.stale_ignored += 1
@@ -425,7 +431,7 @@ class BookSync:
         return True
 
     def _load(self, state: _Symbol, snapshot: BookSnapshot, ts_recv: int) -> bool:
-        rule = self.rule
+        rule = self._rule
         stats = state.stats
         buffer = state.buffer
         snap_id = snapshot.last_id
