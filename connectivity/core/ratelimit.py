@@ -15,6 +15,14 @@ limiter is not meant to be shared across native threads).
 
 Window shapes: ``"fixed"`` windows aligned to wall time (Binance counts per calendar minute,
 10 s, day) and ``"gcra"`` (a smooth rolling budget for venues that meter that way).
+:func:`fixed_window` is the one definition of a fixed window; the simulated venues meter with
+it too, so client and simulator can never disagree on where a window starts.
+
+Evidence that Binance's windows are fixed and aligned to wall time: its docs name them
+``REQUEST_WEIGHT 6000 / 1 MINUTE`` (``intervalNum``/``interval``, not "the last 60 s") and
+report the count per interval in ``X-MBX-USED-WEIGHT-1M``; users observe that header drop to
+their next request's weight at every calendar minute ("it resets on each cron minute, e.g.
+11:07, then at 11:08", JKorf/Binance.Net issue #288).
 """
 
 from __future__ import annotations
@@ -30,7 +38,14 @@ import attrs
 from connectivity.core.clock import NS_PER_SECOND, Clock
 from connectivity.errors import Banned, ConfigError, RateLimited
 
-__all__ = ["Bucket", "InFlightSlot", "LimiterStats", "RateLimiter", "WindowKind"]
+__all__ = [
+    "Bucket",
+    "InFlightSlot",
+    "LimiterStats",
+    "RateLimiter",
+    "WindowKind",
+    "fixed_window",
+]
 
 WindowKind = Literal["fixed", "gcra"]
 
@@ -38,6 +53,16 @@ WindowKind = Literal["fixed", "gcra"]
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{attribute.name} must be a positive number, got {value!r}")
+
+
+def fixed_window(t_ns: int, interval_ns: int, origin_ns: int = 0) -> tuple[int, int]:
+    """Return ``(index, end_ns)`` of the fixed window holding wall time ``t_ns``.
+
+    Windows start at ``origin_ns + k * interval_ns`` (origin 0: aligned to the Unix epoch, so
+    a 60 s window is a calendar minute in UTC).
+    """
+    index = (t_ns - origin_ns) // interval_ns
+    return index, origin_ns + (index + 1) * interval_ns
 
 
 @attrs.frozen
@@ -83,7 +108,7 @@ class _FixedPool:
         self._pruned = -1
 
     def _index(self, t: int) -> int:
-        return (t - self.bucket.origin_ns) // self._interval
+        return fixed_window(t, self._interval, self.bucket.origin_ns)[0]
 
     def prune(self, now: int) -> None:
         current = self._index(now)

@@ -8,7 +8,6 @@ listener and kills every handler greenlet (keep-alive connections included).
 
 from __future__ import annotations
 
-import collections
 import http
 import logging
 import socket
@@ -22,6 +21,7 @@ import orjson
 from gevent.pywsgi import WSGIServer
 
 from connectivity.core.clock import NS_PER_SECOND, Clock
+from connectivity.core.ratelimit import fixed_window
 
 __all__ = ["HttpRequest", "HttpResponse", "HttpServer", "WeightMeter", "json_response"]
 
@@ -152,20 +152,29 @@ class HttpServer:
 
 
 class WeightMeter:
-    """Request weight spent in a sliding window, as venues meter it and report it in headers."""
+    """Request weight per fixed window aligned to wall time, as Binance meters and reports it.
+
+    The window is :func:`~connectivity.core.ratelimit.fixed_window`, the client limiter's own
+    definition: both count the same calendar minute (see that module for the evidence).
+    """
 
     def __init__(self, clock: Clock, limit: int, window_s: float = 60.0) -> None:
         self._clock = clock
         self.limit = limit
-        self._window_ns = int(window_s * NS_PER_SECOND)
-        self._spent: collections.deque[tuple[int, int]] = collections.deque()
+        self._interval_ns = round(window_s * NS_PER_SECOND)
+        self._window = -1  # index of the window ``used`` counts
+        self._window_end_ns = 0
         self.used = 0
 
     def charge(self, weight: int) -> int:
-        """Spend ``weight`` now; return the weight used in the window (compare with limit)."""
-        now = self._clock.monotonic_ns()
-        self._spent.append((now, weight))
+        """Spend ``weight`` now; return the weight used in this window (compare with limit)."""
+        index, end_ns = fixed_window(self._clock.time_ns(), self._interval_ns)
+        if index != self._window:
+            self._window, self._window_end_ns, self.used = index, end_ns, 0
         self.used += weight
-        while self._spent and now - self._spent[0][0] >= self._window_ns:
-            self.used -= self._spent.popleft()[1]
         return self.used
+
+    def retry_after_s(self) -> int:
+        """Return whole seconds until the current window ends (a 429's ``Retry-After``)."""
+        left_ns = self._window_end_ns - self._clock.time_ns()
+        return max(1, -(-left_ns // NS_PER_SECOND))

@@ -36,7 +36,7 @@ from connectivity.core.book_sync import BookEvent, BookInvalid, BookStats, BookS
 from connectivity.core.clock import NS_PER_SECOND, Clock, SystemClock
 from connectivity.core.latency import LatencyRecorder
 from connectivity.core.ratelimit import Bucket, RateLimiter
-from connectivity.errors import ConfigError, ConnectFailed, ConnectivityError
+from connectivity.errors import ConfigError, ConnectFailed, ConnectivityError, RateLimited
 from connectivity.transport.http import RestClient
 from connectivity.transport.websocket import (
     MessageHandler,
@@ -349,11 +349,12 @@ class BinanceMarketData(Connector):
             self.snapshot_failures += 1
             failures = self._snapshot_failures[symbol] = self._snapshot_failures.get(symbol, 0) + 1
             self.count_error(exc, f"snapshot of {symbol} failed")
-            # Back off per symbol (a refused or throttled snapshot must not burn weight in a
-            # loop); a RateLimited answer says how long at least.
+            # Back off per symbol (a refused snapshot must not burn weight in a loop); a 429 or
+            # a local refusal says exactly when the budget reopens: wait that long, no longer.
             delay = min(self.config.snapshot_retry_s * 2 ** (failures - 1), MAX_SNAPSHOT_RETRY_S)
-            retry_after = getattr(exc, "retry_after", None)
-            self.clock.sleep(max(delay, retry_after or 0.0))
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                delay = exc.retry_after
+            self.clock.sleep(delay)
             self.sync.snapshot_failed(symbol)  # the next delta asks again
             return
         self._snapshot_failures.pop(symbol, None)

@@ -403,7 +403,8 @@ class BinanceSimVenue(SimVenue):
         used = self.weight.charge(weight)
         if used > self.weight.limit:
             body = {"code": -1003, "msg": "Too much request weight used; please use WebSocket."}
-            return json_response(body, 429, [("Retry-After", "60")])
+            retry_after = str(self.weight.retry_after_s())  # until the window resets
+            return json_response(body, 429, [("Retry-After", retry_after)])
         header = ("X-MBX-USED-WEIGHT-1M", str(used))
         return HttpResponse(response.status, response.body, (*response.headers, header))
 

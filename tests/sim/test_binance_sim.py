@@ -13,6 +13,7 @@ import pytest
 import requests
 import websocket
 
+from connectivity.core.clock import ManualClock
 from connectivity.sim.faults import FaultKnobs
 from exchanges.binance.sim import BinanceSimVenue, depth_weight
 
@@ -31,10 +32,9 @@ def _json(ws: websocket.WebSocket) -> Any:
     return orjson.loads(ws.recv())
 
 
-def test_rest_time_exchange_info_and_depth_have_binance_shapes_and_weights(
-    venue: BinanceSimVenue,
-) -> None:
-    with requests.Session() as http:
+def test_rest_time_exchange_info_and_depth_have_binance_shapes_and_weights() -> None:
+    # A ManualClock: the weight counts per calendar minute, which must not roll over mid-test.
+    with BinanceSimVenue(seed=5, clock=ManualClock()) as venue, requests.Session() as http:
         time = http.get(venue.rest_url + "/api/v3/time", timeout=5)
         info = http.get(venue.rest_url + "/api/v3/exchangeInfo?symbol=BTCUSDT", timeout=5)
         depth = http.get(venue.rest_url + "/api/v3/depth?symbol=BTCUSDT&limit=500", timeout=5)
