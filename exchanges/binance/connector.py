@@ -111,6 +111,11 @@ def _trade_stream(_: object, attribute: attrs.Attribute[Any], value: str | None)
         raise ConfigError(f"{attribute.name} must be one of {TRADE_STREAMS}, got {value!r}")
 
 
+def _positive_int(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{attribute.name} must be an int >= 1, got {value!r}")
+
+
 def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
     return tuple(symbols)
 
@@ -134,6 +139,10 @@ class BinanceMarketDataConfig:
     stream_stale_after_s: float | None = 30.0  # per-subscription data watchdog
     book_stale_after_s: float | None = None  # flag a book with no update for this long
     snapshot_retry_s: float = 1.0
+    # Deltas kept per symbol while its snapshot is awaited (oldest dropped past it): the
+    # snapshot covers every delta sent before the venue took it, so only a round trip's worth
+    # is needed (100 = 10 s of @depth@100ms); bounds memory when thousands of symbols wait.
+    max_buffered_deltas: int = attrs.field(default=100, validator=_positive_int)
     weight_limit_1m: int = 6000
     ws_settings: WebSocketSettings = BINANCE_WS_SETTINGS
 
@@ -189,6 +198,7 @@ class BinanceMarketData(Connector):
             request_snapshot=self._request_snapshot,
             on_event=self._on_book_event,
             stale_after_ns=stale_ns,
+            max_buffer=config.max_buffered_deltas,
             price_scale=PRICE_SCALE,
             qty_scale=QTY_SCALE,
         )
