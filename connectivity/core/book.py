@@ -14,6 +14,13 @@ an existing level is one dict store, and best bid/ask is O(1) after every messag
 Quantities are absolute: a level update replaces the level's quantity; quantity 0 deletes
 the level, and deleting a level we do not hold is normal (the venue's snapshot is
 depth-limited) and ignored.
+
+Covered range: a book loaded from a snapshot of ``depth`` levels per side that came back full
+is exact only between its worst bid and worst ask: levels beyond them existed but were not
+sent. Updates outside that price range are ignored (keeping them would serve a partial side as
+if complete), so every level the book holds is exact and top-N never reaches past the covered
+range; :meth:`OrderBook.covered_prices` and :meth:`OrderBook.complete_depth` tell how far it
+reaches. A side that came back with fewer levels than asked is complete and unbounded.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ __all__ = [
     "LevelDecoder",
     "OrderBook",
 ]
+
+_UNBOUNDED = float("inf")  # an ask ceiling no price exceeds
 
 Level = tuple[int, int]
 """One ``(price, quantity)`` level as fixed-point ints."""
@@ -63,7 +72,11 @@ class BookDelta(NamedTuple):
 
 
 class BookSnapshot(NamedTuple):
-    """A full (depth-limited) book from the venue, valid as of update id ``last_id``."""
+    """A full (depth-limited) book from the venue, valid as of update id ``last_id``.
+
+    ``depth`` is the number of levels per side that was asked for (None: the whole book); a
+    side that came back with that many levels is exact only down to its last level.
+    """
 
     symbol: str
     last_id: int
@@ -71,6 +84,7 @@ class BookSnapshot(NamedTuple):
     asks: list[Level]
     ts_event: int
     ts_recv: int
+    depth: int | None = None
 
 
 class LevelDecoder:
@@ -177,12 +191,15 @@ class OrderBook:
     """An L2 book of one symbol with exact fixed-point prices and quantities."""
 
     __slots__ = (
+        "_ask_ceiling",
         "_ask_keys",
         "_asks",
+        "_bid_floor",
         "_bid_keys",
         "_bids",
         "price_scale",
         "qty_scale",
+        "snapshot_depth",
         "symbol",
         "ts_event",
         "update_id",
@@ -198,6 +215,9 @@ class OrderBook:
         self._asks: dict[int, int] = {}
         self._bid_keys: list[int] = []  # ascending prices: best bid last
         self._ask_keys: list[int] = []  # ascending NEGATED prices: best ask last
+        self._bid_floor: int = 0  # lowest bid price known exactly (0: the whole side)
+        self._ask_ceiling: float = _UNBOUNDED  # highest ask price known exactly
+        self.snapshot_depth: int | None = None  # levels per side the loaded snapshot asked for
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -207,17 +227,32 @@ class OrderBook:
         self._asks = {}
         self._bid_keys = []
         self._ask_keys = []
+        self._bid_floor, self._ask_ceiling, self.snapshot_depth = 0, _UNBOUNDED, None
         self.update_id = 0
         self.ts_event = 0
 
     def load(
-        self, bids: Iterable[Level], asks: Iterable[Level], update_id: int, ts_event: int = 0
+        self,
+        bids: Iterable[Level],
+        asks: Iterable[Level],
+        update_id: int,
+        ts_event: int = 0,
+        depth: int | None = None,
     ) -> None:
-        """Replace the whole book with a snapshot (zero quantities are skipped)."""
+        """Replace the whole book with a snapshot of ``depth`` levels per side (None: all).
+
+        Zero quantities are skipped. A side with ``depth`` levels sets the covered range.
+        """
         self._bids = {price: qty for price, qty in bids if qty}
         self._asks = {price: qty for price, qty in asks if qty}
         self._bid_keys = sorted(self._bids)
         self._ask_keys = sorted(-price for price in self._asks)
+        limit = depth if depth is not None and depth > 0 else None  # None: the whole book
+        bounded = limit is not None and len(self._bids) >= limit
+        self._bid_floor = self._bid_keys[0] if bounded else 0
+        bounded = limit is not None and len(self._asks) >= limit
+        self._ask_ceiling = -self._ask_keys[0] if bounded else _UNBOUNDED
+        self.snapshot_depth = depth
         self.update_id = update_id
         self.ts_event = ts_event
 
@@ -228,7 +263,10 @@ class OrderBook:
         """
         book = self._bids
         keys = self._bid_keys
+        floor = self._bid_floor
         for price, qty in bids:
+            if price < floor:
+                continue  # below the covered range: unknown neighbours, never served
             if qty:
                 if price not in book:
                     insort(keys, price)
@@ -238,7 +276,10 @@ class OrderBook:
                 del keys[bisect_left(keys, price)]
         book = self._asks
         keys = self._ask_keys
+        ceiling = self._ask_ceiling
         for price, qty in asks:
+            if price > ceiling:
+                continue
             if qty:
                 if price not in book:
                     insort(keys, -price)
@@ -269,11 +310,14 @@ class OrderBook:
         try:
             book = self._bids
             keys = self._bid_keys
+            floor = self._bid_floor
             for p, q in bids:
                 try:
                     price = known[p]
                 except KeyError:  # a new price (rare); an unhashable p raises TypeError
                     price = learn(p)
+                if price < floor:
+                    continue  # below the covered range (see the module docstring)
                 if q == zero:  # deletes are frequent: skip the int() for them
                     if price in book:
                         del book[price]
@@ -290,11 +334,14 @@ class OrderBook:
                     del keys[bisect_left(keys, price)]
             book = self._asks
             keys = self._ask_keys
+            ceiling = self._ask_ceiling
             for p, q in asks:
                 try:
                     price = known[p]
                 except KeyError:
                     price = learn(p)
+                if price > ceiling:
+                    continue
                 if q == zero:
                     if price in book:
                         del book[price]
@@ -337,6 +384,8 @@ class OrderBook:
         self._asks, other._asks = other._asks, {}
         self._bid_keys, other._bid_keys = other._bid_keys, []
         self._ask_keys, other._ask_keys = other._ask_keys, []
+        self._bid_floor, self._ask_ceiling = other._bid_floor, other._ask_ceiling
+        self.snapshot_depth = other.snapshot_depth
         self.update_id = other.update_id
         self.ts_event = other.ts_event
 
@@ -408,6 +457,21 @@ class OrderBook:
     def depth(self) -> tuple[int, int]:
         """Return the number of ``(bid, ask)`` levels held."""
         return len(self._bids), len(self._asks)
+
+    def covered_prices(self) -> tuple[int | None, int | None]:
+        """Return the lowest bid and highest ask price known exactly (None: unbounded side)."""
+        ceiling = self._ask_ceiling
+        return self._bid_floor or None, None if ceiling == _UNBOUNDED else int(ceiling)
+
+    def complete_depth(self) -> tuple[int | None, int | None]:
+        """Return how many ``(bid, ask)`` levels from the top are exact (None: the whole side).
+
+        A bounded side holds only levels inside the covered range, all exact; an unbounded
+        side (its snapshot returned fewer levels than asked) is the venue's whole side.
+        """
+        bids = len(self._bids) if self._bid_floor else None
+        asks = len(self._asks) if self._ask_ceiling != _UNBOUNDED else None
+        return bids, asks
 
     def view(self, n: int = 10, *, valid: bool = True) -> BookView:
         """Return an immutable copy of the top ``n`` levels per side."""

@@ -179,6 +179,16 @@ class BookStats:
         """Return the venue time (ns) of the last applied update, for feed latency."""
         return self._book.ts_event
 
+    @property
+    def snapshot_depth(self) -> int | None:
+        """Return the levels per side the served book's snapshot asked for (None: all)."""
+        return self._book.snapshot_depth
+
+    @property
+    def complete_depth(self) -> tuple[int | None, int | None]:
+        """Return how many ``(bid, ask)`` levels from the top are exact (None: whole side)."""
+        return self._book.complete_depth()
+
     def as_dict(self) -> dict[str, int]:
         """Return the counters as a plain dict (for logs and JSON)."""
         names = [name for name in self.__slots__ if not name.startswith("_")]

@@ -334,7 +334,9 @@ class BookSync:
             ts_recv = snapshot.ts_recv
         if self.mode is IntegrityMode.SNAPSHOT_ONLY:
             shadow = OrderBook(state.book.symbol, state.book.price_scale, state.book.qty_scale)
-            shadow.load(snapshot.bids, snapshot.asks, snapshot.last_id, snapshot.ts_event)
+            shadow.load(
+                snapshot.bids, snapshot.asks, snapshot.last_id, snapshot.ts_event, snapshot.depth
+            )
             state.stats.snapshots_applied += 1
             return self._swap_in(state, shadow, ts_recv)
         if state.live:
@@ -439,7 +441,7 @@ class BookSync:
             stats.snapshot_refetches += 1
             return self._ask_snapshot(state)
         shadow = OrderBook(state.book.symbol, state.book.price_scale, state.book.qty_scale)
-        shadow.load(snapshot.bids, snapshot.asks, snap_id, snapshot.ts_event)
+        shadow.load(snapshot.bids, snapshot.asks, snap_id, snapshot.ts_event, snapshot.depth)
         stats.snapshots_applied += 1
         state.buffer = []
         if rule is None:
