@@ -9,6 +9,8 @@ stream.binance.com) instead.
     python scripts/stream_book.py --symbol BTCUSDT --symbol ETHUSDT --depth 5 --duration 10
     python scripts/stream_book.py --live --symbol BTC-USDT --record /tmp/btc.jsonl
 
+A progress line says how many books are valid out of how many watched and how many snapshots
+are queued or in flight (startup of many symbols is planned against the weight budget).
 On a terminal the view refreshes in place (ANSI, no curses): top N levels per symbol, spread,
 mid, update rate, last update id, resyncs and feed latency (venue event time to book applied,
 percentiles). Otherwise (CI, pipes) one compact line per symbol per second. Ctrl-C or
@@ -95,6 +97,16 @@ def _latency(md: BinanceMarketData, symbol: str, q: float) -> int | None:
     return None if ring is None else ring.percentile(q)
 
 
+def progress(md: BinanceMarketData) -> str:
+    """Return the startup progress line: books valid / watched and snapshots under way."""
+    valid, total = md.books_valid()
+    planner = md.snapshots.planner
+    return (
+        f"books valid {valid}/{total} snapshots pending={planner.pending} "
+        f"in_flight={planner.in_flight} fetched={md.snapshots_fetched}"
+    )
+
+
 def _header(md: BinanceMarketData, mon: Monitor, symbol: str) -> str:
     view = md.view(symbol, 1)
     stats = md.stats(symbol)
@@ -111,7 +123,8 @@ def _header(md: BinanceMarketData, mon: Monitor, symbol: str) -> str:
 
 
 def render_plain(md: BinanceMarketData, mon: Monitor, out: TextIO) -> None:
-    """Write one compact line per symbol."""
+    """Write the progress line, then one compact line per symbol."""
+    out.write(progress(md) + "\n")
     for symbol in md.symbols:
         view = md.view(symbol, 1)
         top = "bid=- ask=-"
@@ -124,7 +137,7 @@ def render_plain(md: BinanceMarketData, mon: Monitor, out: TextIO) -> None:
 
 def render_terminal(md: BinanceMarketData, mon: Monitor, depth: int, out: TextIO) -> None:
     """Redraw the whole view in place."""
-    lines = [f"Binance books via {md.config.ws_url}  (Ctrl-C to stop)", ""]
+    lines = [f"Binance books via {md.config.ws_url}  (Ctrl-C to stop)", progress(md), ""]
     for symbol in md.symbols:
         view = md.view(symbol, depth)
         lines.append(_header(md, mon, symbol))
@@ -142,7 +155,10 @@ def render_terminal(md: BinanceMarketData, mon: Monitor, depth: int, out: TextIO
 
 def summary(md: BinanceMarketData, mon: Monitor, elapsed_s: float) -> list[str]:
     """Return the end-of-run summary lines."""
-    lines = [f"summary after {elapsed_s:.1f}s: trades={mon.trades} tickers={mon.tickers}"]
+    lines = [
+        f"summary after {elapsed_s:.1f}s: trades={mon.trades} tickers={mon.tickers}",
+        progress(md),
+    ]
     for symbol in md.symbols:
         stats = md.stats(symbol)
         lines.append(
@@ -161,6 +177,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--live", action="store_true", help="use Binance's public endpoints")
     parser.add_argument("--symbol", action="append", help="BTCUSDT or BTC-USDT (repeatable)")
     parser.add_argument("--depth", type=int, default=10, help="levels shown per side")
+    parser.add_argument(
+        "--book-depth", type=int, default=20, help="levels per side the books must cover"
+    )
     parser.add_argument("--duration", type=float, default=None, help="seconds, then exit")
     parser.add_argument("--record", metavar="FILE", help="write raw frames and snapshots")
     parser.add_argument("--seed", type=int, default=0, help="simulated market seed")
@@ -187,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         rest_url, ws_url = venue.rest_url, venue.ws_url
     recorder = RecordWriter(args.record) if args.record else None
     monitor = Monitor(symbols)
-    config = BinanceMarketDataConfig(symbols=symbols, rest_url=rest_url, ws_url=ws_url)
+    config = BinanceMarketDataConfig(
+        symbols=symbols, rest_url=rest_url, ws_url=ws_url, book_depth=args.book_depth
+    )
     clock = SystemClock()
     md = BinanceMarketData.from_config(config, clock=clock, sink=monitor, recorder=recorder)
     stop = gevent.event.Event()

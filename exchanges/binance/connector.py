@@ -9,7 +9,9 @@ tickers, trades and book-valid / book-invalid events to the bot's sink.
   live (``SUBSCRIBE``, batched, paced by the transport to 5 frames/s) and replays its desired
   streams after every reconnect, waiting for the acks.
 - A depth snapshot (``GET /api/v3/depth``, weight by limit) is fetched per symbol when its
-  BookSync asks (first sync, gap, crossed book), through the REST client's limiter.
+  BookSync asks (first sync, gap, crossed book), through the REST client's limiter, planned
+  by :mod:`connectivity.connector.snapshots`: the bot's symbol order first, at the cheapest
+  weight tier covering ``book_depth``, a bounded number in flight, waiting for the budget.
 - A disconnect invalidates that connection's books at once (the bot stops quoting) and the
   books resync after the reconnect. ``serverShutdown`` and the 24 h lifetime trigger a
   seamless rollover: the new connection is subscribed (acks awaited) before the old one is
@@ -22,7 +24,8 @@ tickers, trades and book-valid / book-invalid events to the bot's sink.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -30,6 +33,12 @@ import gevent.event
 import orjson
 
 from connectivity.connector.base import Connector, EventSink
+from connectivity.connector.snapshots import (
+    SnapshotJob,
+    SnapshotPlanner,
+    SnapshotRunner,
+    cheapest_limit,
+)
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookView, OrderBook
 from connectivity.core.book_sync import BookEvent, BookInvalid, BookStats, BookSync, BookValid
@@ -47,11 +56,12 @@ from connectivity.transport.websocket import (
 from exchanges.binance.constants import (
     BOOK_INTEGRITY,
     BOOK_SEQUENCE_RULE,
+    DEPTH_WEIGHTS,
     MAX_STREAMS_PER_CONNECTION,
     PRICE_SCALE,
     QTY_SCALE,
     REST_BASE_URLS,
-    SNAPSHOT_LIMIT,
+    SNAPSHOT_LIMIT_MAX,
     VENUE,
     WS_BASE_URLS,
 )
@@ -132,7 +142,13 @@ class BinanceMarketDataConfig:
     )
     trade_stream: str | None = attrs.field(default="trade", validator=_trade_stream)
     book_ticker: bool = True
-    snapshot_limit: int = SNAPSHOT_LIMIT
+    # Levels per side the bot needs; the snapshot is the cheapest weight tier covering it
+    # (20 -> limit 100, weight 5), per symbol in ``book_depths``; ``snapshot_limit`` forces
+    # one limit for all (e.g. 5000, the spec 3.1 text). A book is exact only as deep as that.
+    book_depth: int = 20
+    book_depths: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
+    snapshot_limit: int | None = None
+    snapshot_concurrency: int = 8
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     subscribe_batch: int = 200
     ack_timeout_s: float = 10.0
@@ -210,6 +226,13 @@ class BinanceMarketData(Connector):
         self.snapshots_fetched = 0
         self.snapshot_failures = 0
         self._snapshot_failures: dict[str, int] = {}
+        planner = SnapshotPlanner(
+            self.symbols,
+            self._snapshot_limits(),
+            DEPTH_WEIGHTS,
+            max_in_flight=config.snapshot_concurrency,
+        )
+        self.snapshots = SnapshotRunner(planner, self._fetch_job, self.spawn)
         self.shards = self._make_shards()
 
     @classmethod
@@ -257,6 +280,16 @@ class BinanceMarketData(Connector):
             sink=sink,
             recorder=recorder,
         )
+
+    def _snapshot_limits(self) -> dict[str, int]:
+        config = self.config
+        depths = {venue_symbol(s): depth for s, depth in config.book_depths.items()}
+        if config.snapshot_limit is not None:
+            return {symbol: config.snapshot_limit for symbol in self.symbols}
+        return {
+            symbol: cheapest_limit(depths.get(symbol, config.book_depth), DEPTH_WEIGHTS)
+            for symbol in self.symbols
+        }
 
     # -- wiring ------------------------------------------------------------------------------
     def _make_shards(self) -> list[_Shard]:
@@ -348,13 +381,19 @@ class BinanceMarketData(Connector):
     # -- snapshots ---------------------------------------------------------------------------
     def _request_snapshot(self, symbol: str) -> None:
         if not self.closed:
-            self.spawn(self._fetch_snapshot, symbol, name=f"snapshot-{symbol}")
+            self.snapshots.request(symbol)
 
-    def _fetch_snapshot(self, symbol: str) -> None:
-        params = {"symbol": symbol, "limit": self.config.snapshot_limit}
+    def _fetch_job(self, job: SnapshotJob) -> None:
+        self._fetch_snapshot(job.symbol, job.limit)
+
+    def _fetch_snapshot(self, symbol: str, limit: int | None = None) -> None:
+        limit = self.snapshots.planner.limit(symbol) if limit is None else limit
+        params = {"symbol": symbol, "limit": limit}
         try:
-            response = DEPTH.call(self.rest, params)
+            # Waiting for the weight budget is the plan (the planner bounds how many wait).
+            response = DEPTH.call(self.rest, params, max_wait=math.inf)
             snapshot = parse_depth_snapshot(response.data, symbol, response.received_ns)
+            snapshot = snapshot._replace(depth=min(limit, SNAPSHOT_LIMIT_MAX))
         except ConnectivityError as exc:
             self.snapshot_failures += 1
             failures = self._snapshot_failures[symbol] = self._snapshot_failures.get(symbol, 0) + 1
@@ -390,6 +429,10 @@ class BinanceMarketData(Connector):
     def stats(self, symbol: str) -> BookStats:
         """Return the symbol's book counters (updates, resyncs, gaps, ...)."""
         return self.sync.stats(venue_symbol(symbol))
+
+    def books_valid(self) -> tuple[int, int]:
+        """Return ``(books valid, books watched)``: startup progress at a glance."""
+        return sum(flag.is_set() for flag in self._valid.values()), len(self._valid)
 
     def wait_valid(self, symbols: Sequence[str] | None = None, timeout: float = 10.0) -> bool:
         """Wait until every given symbol's book is valid; False on timeout."""

@@ -29,6 +29,7 @@ def test_plain_mode_prints_a_line_per_symbol_per_second_and_a_summary(
     lines = [line for line in out if line.startswith("BTCUSDT VALID")]
     assert lines and "spread=" in lines[-1] and "lat_ms p50=" in lines[-1]
     assert any(line.startswith("BTCUSDT: ever_valid=True") for line in out)
+    assert "books valid 1/1 snapshots pending=0 in_flight=0 fetched=1" in out  # progress
     assert '"kind":"snapshot"' in record.read_text()
 
 
