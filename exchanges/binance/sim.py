@@ -6,7 +6,8 @@ loopback, ``GET /api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo`` and
 streams ``/ws/<stream>``, ``/ws``, ``/stream?streams=a/b`` and ``/stream``. Every ``tick_s`` the
 market steps once per symbol and the venue publishes ``depthUpdate`` on ``<sym>@depth@100ms``
 (every tick) and ``<sym>@depth`` (every 10th tick, merged), ``bookTicker`` when the top of book
-changed, and ``trade`` / ``aggTrade`` prints. Clients may SUBSCRIBE / UNSUBSCRIBE /
+changed, and ``trade`` / ``aggTrade`` prints (only ``active_per_tick`` symbols per tick, in
+rotation, when set). Clients may SUBSCRIBE / UNSUBSCRIBE /
 LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY live; more than 5 inbound messages in a second
 or more than 1024 streams on a connection are refused, as on Binance.
 
@@ -221,6 +222,10 @@ class BinanceSimVenue(SimVenue):
         self.specs = {spec.symbol: spec for spec in symbols}
         self.max_streams = max_streams
         self.snapshots_served = 0
+        # Symbols stepped per tick, in rotation (None: all): thousands of symbols each
+        # stepped every tick would cost more CPU than the venue's one process has.
+        self.active_per_tick: int | None = None
+        self._cursor = 0
         self.weight = WeightMeter(self.clock, WEIGHT_LIMIT_1M)
         self._slow: dict[str, tuple[int, dict[int, int], dict[int, int]]] = {}
         self._tops: dict[str, tuple[Any, Any]] = {}
@@ -273,13 +278,21 @@ class BinanceSimVenue(SimVenue):
     def on_tick(self) -> None:
         """Step every symbol once and publish the results."""
         flood = self.faults.take_flood()
-        for market in self.market.symbols.values():
+        for market in self._active():
             if self.faults.stale_snapshots and market.symbol not in self._stale:
                 self._stale[market.symbol] = _Pinned(market)  # served by the next snapshot
             self._publish(market, *market.step(self._now_ms()))
             if flood and (self.faults.symbol in (None, market.symbol)):
                 for _ in range(flood):
                     self._publish(market, *market.step(self._now_ms()))
+
+    def _active(self) -> list[SymbolMarket]:
+        markets = list(self.market.symbols.values())
+        count = self.active_per_tick
+        if count is None or count >= len(markets):
+            return markets
+        start, self._cursor = self._cursor, (self._cursor + count) % len(markets)
+        return (markets + markets)[start : start + count]
 
     def _now_ms(self) -> int:
         return self.clock.time_ns() // NS_PER_MS
