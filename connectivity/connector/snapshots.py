@@ -12,6 +12,10 @@ the venue meters them by weight (Binance: 6,000 per calendar minute; limit 100 c
 - budget: every fetch draws its weight from the shared limiter (waiting for the next window
   is the plan, not an error), so the venue never sees more than its budget.
 
+Deepening: once a book is valid, a deeper snapshot (``deep_limits``) can be queued with
+:meth:`SnapshotPlanner.deepen`; those jobs come after every book still waiting to become
+valid, one at a time, and the book stays valid while it is deepened (``BookSync.deepen``).
+
 :class:`SnapshotRunner` drives a planner with worker greenlets spawned through an injected
 ``spawn`` (the connector's owned spawn), one per in-flight slot, each exiting when nothing is
 left. :func:`budget_schedule` says when the last snapshot can start at the earliest.
@@ -62,15 +66,21 @@ def tier_weight(limit: int, tiers: Tiers) -> int:
 
 @attrs.frozen
 class SnapshotJob:
-    """One snapshot to fetch now: the symbol, its limit and the weight that costs."""
+    """One snapshot to fetch now: the symbol, its limit, its weight, and whether it deepens."""
 
     symbol: str
     limit: int
     weight: int
+    deepen: bool = False  # a deeper snapshot for a book that is already valid
 
 
 class SnapshotPlanner:
-    """Pending snapshots handed out most important first, at most ``max_in_flight`` at once."""
+    """Pending snapshots handed out most important first, at most ``max_in_flight`` at once.
+
+    A snapshot that makes a book valid (first sync, resync) always goes before any deepening
+    of a valid book (``deep_limits``): those come last, one at a time, so they spend spare
+    budget and never hold every slot while books wait to become valid.
+    """
 
     def __init__(
         self,
@@ -79,6 +89,7 @@ class SnapshotPlanner:
         tiers: Tiers,
         *,
         max_in_flight: int = 8,
+        deep_limits: Mapping[str, int] | None = None,
     ) -> None:
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int):
             raise ConfigError(f"max_in_flight must be an int, got {max_in_flight!r}")
@@ -86,12 +97,15 @@ class SnapshotPlanner:
             raise ConfigError(f"max_in_flight must be >= 1, got {max_in_flight}")
         self._rank = {symbol: rank for rank, symbol in enumerate(order)}
         self._limits = dict(limits)
+        self._deep_limits = dict(deep_limits or {})
         self._tiers = tuple(tiers)
         self.max_in_flight = max_in_flight
-        self._heap: list[tuple[int, str]] = []
-        self._pending: set[str] = set()
-        self._in_flight: set[str] = set()
+        self._heap: list[tuple[int, str, bool]] = []  # (rank, symbol, deepen)
+        self._pending: dict[str, bool] = {}  # symbol -> its queued job deepens
+        self._in_flight: dict[str, bool] = {}
+        self._deepening = 0  # deepen jobs in flight
         self._again: set[str] = set()  # requested again while in flight
+        self._deepen_after: set[str] = set()  # deepen once the in-flight snapshot is done
         self.handed_out = 0
 
     def limit(self, symbol: str) -> int:
@@ -101,12 +115,12 @@ class SnapshotPlanner:
             raise ConfigError(f"no snapshot limit planned for {symbol!r}")
         return limit
 
-    def set_limit(self, symbol: str, limit: int) -> None:
-        """Plan ``limit`` levels for ``symbol``'s next snapshot (e.g. to deepen it)."""
-        self._limits[symbol] = limit
+    def deep_limit(self, symbol: str) -> int | None:
+        """Return the limit ``symbol`` is deepened to once valid (None: never)."""
+        return self._deep_limits.get(symbol)
 
     def request(self, symbol: str) -> bool:
-        """Queue a snapshot of ``symbol``; False if it is already queued."""
+        """Queue a snapshot that makes ``symbol``'s book valid; False if already queued."""
         self.limit(symbol)  # refuse unknown symbols at once, not in a worker
         if symbol in self._in_flight:
             # Asked again while being fetched (that snapshot was too old, or a gap came):
@@ -115,33 +129,62 @@ class SnapshotPlanner:
                 return False
             self._again.add(symbol)
             return True
-        if symbol in self._pending:
+        if self._pending.get(symbol) is False:
             return False
-        self._push(symbol)
+        self._push(symbol, deepen=False)  # supersedes a queued deepening of it
         return True
 
-    def _push(self, symbol: str) -> None:
+    def deepen(self, symbol: str) -> bool:
+        """Queue a deeper snapshot of ``symbol``'s valid book; False if none is planned."""
+        if symbol not in self._deep_limits or symbol in self._pending:
+            return False
+        if symbol in self._in_flight:
+            if self._in_flight[symbol] or symbol in self._deepen_after:
+                return False
+            # Valid just now, by the snapshot still in flight: deepen once it is done.
+            self._deepen_after.add(symbol)
+            return True
+        self._push(symbol, deepen=True)
+        return True
+
+    def _push(self, symbol: str, *, deepen: bool) -> None:
         rank = self._rank.get(symbol, len(self._rank))  # unlisted: after every listed one
-        heapq.heappush(self._heap, (rank, symbol))
-        self._pending.add(symbol)
+        if deepen:
+            rank += len(self._rank) + 1  # after every book still waiting to be valid
+        heapq.heappush(self._heap, (rank, symbol, deepen))
+        self._pending[symbol] = deepen
 
     def next(self) -> SnapshotJob | None:
         """Hand out the most important pending snapshot, or None (none, or all slots busy)."""
-        if len(self._in_flight) >= self.max_in_flight or not self._heap:
-            return None
-        _, symbol = heapq.heappop(self._heap)
-        self._pending.discard(symbol)
-        self._in_flight.add(symbol)
-        self.handed_out += 1
-        limit = self._limits[symbol]
-        return SnapshotJob(symbol, limit, tier_weight(limit, self._tiers))
+        heap = self._heap
+        while heap and len(self._in_flight) < self.max_in_flight:
+            _, symbol, deepen = heap[0]
+            if self._pending.get(symbol) is not deepen:
+                heapq.heappop(heap)  # superseded by a later request for the same symbol
+                continue
+            if deepen and self._deepening:
+                return None  # deepening sorts last: nothing else is waiting
+            heapq.heappop(heap)
+            del self._pending[symbol]
+            self._in_flight[symbol] = deepen
+            self._deepening += deepen
+            self.handed_out += 1
+            limit = self._deep_limits[symbol] if deepen else self._limits[symbol]
+            return SnapshotJob(symbol, limit, tier_weight(limit, self._tiers), deepen)
+        return None
 
     def done(self, symbol: str) -> None:
         """Free ``symbol``'s in-flight slot (fetched, failed or abandoned)."""
-        self._in_flight.discard(symbol)
+        deepen = self._in_flight.pop(symbol, None)
+        if deepen:
+            self._deepening -= 1
         if symbol in self._again:
             self._again.discard(symbol)
-            self._push(symbol)
+            self._deepen_after.discard(symbol)  # valid first; deepened when valid again
+            self._push(symbol, deepen=False)
+        elif symbol in self._deepen_after:
+            self._deepen_after.discard(symbol)
+            self._push(symbol, deepen=True)
 
     @property
     def pending(self) -> int:
@@ -170,8 +213,16 @@ class SnapshotRunner:
 
     def request(self, symbol: str) -> None:
         """Queue ``symbol``'s snapshot and make sure a worker will fetch it."""
+        self.planner.request(symbol)
+        self._staff()
+
+    def deepen(self, symbol: str) -> None:
+        """Queue a deeper snapshot of ``symbol``'s valid book, if one is planned."""
+        if self.planner.deepen(symbol):
+            self._staff()
+
+    def _staff(self) -> None:
         planner = self.planner
-        planner.request(symbol)
         wanted = min(planner.max_in_flight, planner.in_flight + planner.pending)
         while self._workers < wanted:
             self._workers += 1

@@ -89,7 +89,7 @@ _new_tuple = tuple.__new__
 
 
 class _Symbol:
-    __slots__ = ("book", "buffer", "live", "pending", "requested", "stats", "status")
+    __slots__ = ("book", "buffer", "deepening", "live", "pending", "requested", "stats", "status")
 
     def __init__(self, book: OrderBook) -> None:
         self.book = book  # the public object; its contents are swapped on resync
@@ -98,6 +98,7 @@ class _Symbol:
         self.buffer: list[BookDelta] = []
         self.requested = False  # a snapshot request is outstanding
         self.pending: BookSnapshot | None = None  # a snapshot that arrived before any delta
+        self.deepening = False  # live: deltas are also kept for a deeper snapshot (deepen())
         self.stats = BookStats(book)
 
 
@@ -231,6 +232,8 @@ class BookSync:
         stats = state.stats
         stats.updates_applied += 1
         stats.last_ts_recv = ts_recv
+        if state.deepening:
+            self._keep_for_deeper(state, delta)
         verify = self._checksum
         if checksum is not None and verify is not None and book.checksum(verify) != checksum:
             return self._restart(state, InvalidReason.CHECKSUM_MISMATCH, "checksum", ts_recv)
@@ -289,6 +292,10 @@ class BookSync:
                 stats = state.stats
                 stats.updates_applied += 1
                 stats.last_ts_recv = ts_recv
+                if state.deepening:
+                    levels = (decoder.fast(bids), decoder.fast(asks))
+                    delta = BookDelta(symbol, first_id, last_id, *levels, ts_event, ts_recv)
+                    self._keep_for_deeper(state, delta)
                 if crossed and self.check_crossed:
                     return self._restart(state, InvalidReason.CROSSED, repr(book), ts_recv)
                 if state.status is not _VALID:
@@ -314,6 +321,13 @@ class BookSync:
     def _buffer(self, state: _Symbol, delta: BookDelta, ts_recv: int) -> bool:
         if self.mode is IntegrityMode.SNAPSHOT_ONLY:
             raise ConfigError(f"{state.book.symbol}: deltas are not accepted in SNAPSHOT_ONLY mode")
+        self._append(state, delta)
+        if state.pending is not None:
+            snapshot, state.pending = state.pending, None
+            return self._load(state, snapshot, ts_recv)
+        return self._ask_snapshot(state)
+
+    def _append(self, state: _Symbol, delta: BookDelta) -> None:
         buffer = state.buffer
         buffer.append(delta)
         if len(buffer) > self.max_buffer:
@@ -321,10 +335,21 @@ class BookSync:
             # then cover the new first delta, which the rule checks).
             del buffer[: len(buffer) // 2]
             state.stats.buffer_overflows += 1
-        if state.pending is not None:
-            snapshot, state.pending = state.pending, None
-            return self._load(state, snapshot, ts_recv)
-        return self._ask_snapshot(state)
+
+    def deepen(self, symbol: str) -> bool:
+        """Keep a VALID book's live deltas until a deeper snapshot arrives; False if not valid.
+
+        The book stays valid and live meanwhile; :meth:`on_snapshot` then rebuilds it from
+        the deeper snapshot plus the kept deltas and swaps it in once it has reached the live
+        book's update id (if it cannot, e.g. the snapshot predates the kept deltas, the book
+        simply stays as it was). Needs a sequence rule to align the two.
+        """
+        state = self._symbols.get(symbol)
+        if state is None or state.status is not _VALID or state.deepening or self._rule is None:
+            return False
+        state.deepening = True
+        state.buffer = []
+        return True
 
     def on_snapshot(self, symbol: str, snapshot: BookSnapshot, ts_recv: int | None = None) -> bool:
         """Feed a fetched snapshot; return True when it was too old and was requested again."""
@@ -340,7 +365,12 @@ class BookSync:
             state.stats.snapshots_applied += 1
             return self._swap_in(state, shadow, ts_recv)
         if state.live:
-            return False  # an answer to a request that a later resync made moot
+            if state.deepening:
+                if snapshot.last_id > state.book.update_id:
+                    state.pending = snapshot  # newer than the book: rebuild once it caught up
+                else:
+                    self._deepen(state, snapshot)
+            return False  # else an answer to a request that a later resync made moot
         if not state.buffer:
             state.pending = snapshot  # step 1 says buffer first: judge it on the first delta
             return False
@@ -348,7 +378,10 @@ class BookSync:
 
     def snapshot_failed(self, symbol: str) -> None:
         """Record that a requested snapshot could not be fetched (the next delta re-requests)."""
-        self._state(symbol).requested = False
+        state = self._state(symbol)
+        state.requested = False
+        if state.deepening:
+            self._stop_deepening(state)
 
     def reset(self, symbols: Iterable[str] | None = None, detail: str = "reset") -> None:
         """Resync the given symbols (all when None), e.g. after a reconnect."""
@@ -414,6 +447,8 @@ class BookSync:
     ) -> None:
         was = state.status
         state.live = False
+        if state.deepening:
+            self._stop_deepening(state)
         if was is BookStatus.SYNCING:
             return  # never valid: nothing to withdraw
         if was is not BookStatus.RESYNCING:
@@ -448,6 +483,18 @@ class BookSync:
             # No ids to align with: the snapshot is taken to be newer than the buffer.
             stats.dropped_covered += len(buffer)
             buffer = []
+        gap = self._replay(stats, shadow, snap_id, buffer)
+        if gap is not None:
+            state.buffer = buffer[gap:]  # re-buffer from the gap, fetch again
+            return self._ask_snapshot(state)
+        last_recv = buffer[-1].ts_recv if buffer else ts_recv
+        return self._swap_in(state, shadow, max(last_recv, ts_recv))
+
+    def _replay(
+        self, stats: BookStats, shadow: OrderBook, snap_id: int, buffer: list[BookDelta]
+    ) -> int | None:
+        """Apply the buffered deltas newer than the snapshot to ``shadow``; a gap's index."""
+        rule = self._rule
         for index, delta in enumerate(buffer):
             if rule is not None:
                 if rule.covered_by_snapshot(snap_id, delta):
@@ -459,14 +506,43 @@ class BookSync:
                     continue
                 if verdict is Verdict.GAP:
                     stats.gaps += 1
-                    state.buffer = buffer[index:]  # re-buffer from the gap, fetch again
-                    return self._ask_snapshot(state)
+                    return index
             shadow.apply(delta.bids, delta.asks)
             shadow.update_id = delta.last_id
             shadow.ts_event = delta.ts_event
             stats.updates_applied += 1
-        last_recv = buffer[-1].ts_recv if buffer else ts_recv
-        return self._swap_in(state, shadow, max(last_recv, ts_recv))
+        return None
+
+    # -- deepening a live book ---------------------------------------------------------------
+
+    def _keep_for_deeper(self, state: _Symbol, delta: BookDelta) -> None:
+        self._append(state, delta)
+        pending = state.pending
+        if pending is not None and state.book.update_id >= pending.last_id:
+            self._deepen(state, pending)
+
+    def _deepen(self, state: _Symbol, snapshot: BookSnapshot) -> None:
+        """Swap in the deeper snapshot plus the kept deltas if they reach the live book."""
+        buffer = state.buffer
+        self._stop_deepening(state)
+        book = state.book
+        shadow = OrderBook(book.symbol, book.price_scale, book.qty_scale)
+        shadow.load(
+            snapshot.bids, snapshot.asks, snapshot.last_id, snapshot.ts_event, snapshot.depth
+        )
+        # Counted on a scratch BookStats: these deltas are already in the live book's counts.
+        gap = self._replay(BookStats(shadow), shadow, snapshot.last_id, buffer)
+        if gap is not None or shadow.update_id != book.update_id or shadow.is_crossed():
+            state.stats.snapshot_refetches += 1  # it did not fit: the book stays as it was
+            return
+        state.stats.snapshots_applied += 1
+        book.replace_with(shadow)
+
+    @staticmethod
+    def _stop_deepening(state: _Symbol) -> None:
+        state.deepening = False
+        state.pending = None
+        state.buffer = []
 
     def _swap_in(self, state: _Symbol, shadow: OrderBook, ts_recv: int) -> bool:
         """Make a caught-up replacement book the served one, unless it is crossed."""

@@ -126,6 +126,11 @@ def _positive_int(_: object, attribute: attrs.Attribute[Any], value: int) -> Non
         raise ConfigError(f"{attribute.name} must be an int >= 1, got {value!r}")
 
 
+def _positive_int_or_none(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None:
+        _positive_int(_, attribute, value)
+
+
 def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
     return tuple(symbols)
 
@@ -147,7 +152,10 @@ class BinanceMarketDataConfig:
     # one limit for all (e.g. 5000, the spec 3.1 text). A book is exact only as deep as that.
     book_depth: int = 20
     book_depths: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
-    snapshot_limit: int | None = None
+    snapshot_limit: int | None = attrs.field(default=None, validator=_positive_int_or_none)
+    # Once a book is valid, deepen it to cover this many levels (spare budget, one at a time,
+    # the book stays valid); None: never.
+    deep_book_depth: int | None = None
     snapshot_concurrency: int = 8
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     subscribe_batch: int = 200
@@ -226,11 +234,15 @@ class BinanceMarketData(Connector):
         self.snapshots_fetched = 0
         self.snapshot_failures = 0
         self._snapshot_failures: dict[str, int] = {}
+        limits = self._snapshot_limits()
+        deep = config.deep_book_depth
+        deep_limit = 0 if deep is None else cheapest_limit(deep, DEPTH_WEIGHTS)
         planner = SnapshotPlanner(
             self.symbols,
-            self._snapshot_limits(),
+            limits,
             DEPTH_WEIGHTS,
             max_in_flight=config.snapshot_concurrency,
+            deep_limits={s: deep_limit for s in self.symbols if deep_limit > limits[s]},
         )
         self.snapshots = SnapshotRunner(planner, self._fetch_job, self.spawn)
         self.shards = self._make_shards()
@@ -374,6 +386,7 @@ class BinanceMarketData(Connector):
         if flag is not None:
             if isinstance(event, BookValid):
                 flag.set()
+                self._deepen_later(event.symbol)
             elif isinstance(event, BookInvalid):
                 flag.clear()
         self.emit(event)
@@ -383,7 +396,14 @@ class BinanceMarketData(Connector):
         if not self.closed:
             self.snapshots.request(symbol)
 
+    def _deepen_later(self, symbol: str) -> None:
+        deep = self.snapshots.planner.deep_limit(symbol)
+        if deep is not None and (self.sync.book(symbol).snapshot_depth or 0) < deep:
+            self.snapshots.deepen(symbol)
+
     def _fetch_job(self, job: SnapshotJob) -> None:
+        if job.deepen and not self.sync.deepen(job.symbol):
+            return  # no longer valid: its resync comes first
         self._fetch_snapshot(job.symbol, job.limit)
 
     def _fetch_snapshot(self, symbol: str, limit: int | None = None) -> None:

@@ -84,12 +84,42 @@ def test_a_request_made_while_the_symbol_is_in_flight_is_queued_after_it() -> No
     assert plan.next() is None
 
 
-def test_deepening_changes_the_next_snapshot_of_that_symbol_only() -> None:
-    plan = planner()
-    plan.set_limit("B", 5000)
-    plan.request("B")
-    plan.request("A")
-    assert [plan.next(), plan.next()] == [SnapshotJob("A", 100, 5), SnapshotJob("B", 5000, 250)]
+def deep_planner() -> SnapshotPlanner:
+    return SnapshotPlanner(
+        list("ABCD"),
+        dict.fromkeys("ABCD", 100),
+        TIERS,
+        max_in_flight=4,
+        deep_limits=dict.fromkeys("ABC", 5000),
+    )
+
+
+def test_deepening_comes_after_every_book_still_waiting_to_be_valid() -> None:
+    plan = deep_planner()
+    assert plan.deepen("A") and plan.deepen("B")
+    assert not plan.deepen("D")  # no deeper snapshot planned for D
+    assert not plan.deepen("A")  # already queued
+    plan.request("D")
+    plan.request("C")
+    jobs = [plan.next(), plan.next(), plan.next()]
+    assert jobs == [
+        SnapshotJob("C", 100, 5),
+        SnapshotJob("D", 100, 5),
+        SnapshotJob("A", 5000, 250, deepen=True),
+    ]
+    assert plan.next() is None  # one deepening at a time, although a slot is free
+    plan.done("A")
+    assert plan.next() == SnapshotJob("B", 5000, 250, deepen=True)
+
+
+def test_a_resync_request_supersedes_a_queued_deepening_of_the_same_book() -> None:
+    plan = deep_planner()
+    plan.deepen("B")
+    assert plan.request("B")  # the book went invalid: make it valid first, at the cheap tier
+    assert plan.next() == SnapshotJob("B", 100, 5)
+    assert plan.next() is None and plan.pending == 0
+    plan.done("B")
+    assert plan.next() is None  # the superseded deepening is gone
 
 
 def test_unknown_symbols_and_bad_concurrency_are_refused() -> None:
@@ -154,3 +184,27 @@ def test_3000_snapshots_of_weight_5_need_three_calendar_minutes_from_any_start()
     assert budget_schedule([5] * 3000, 6000, MINUTE_NS, start, used=5998)[0] == T0 + MINUTE_NS
     with pytest.raises(ConfigError):
         budget_schedule([7000], 6000, MINUTE_NS, start)
+
+
+def test_a_book_made_valid_by_the_snapshot_in_flight_is_deepened_once_that_is_done() -> None:
+    plan = deep_planner()
+    plan.request("A")
+    assert plan.next() == SnapshotJob("A", 100, 5)
+    assert plan.deepen("A")  # BookValid arrives while the fetch is still in its slot
+    assert not plan.deepen("A")
+    assert plan.next() is None
+    plan.done("A")
+    assert plan.next() == SnapshotJob("A", 5000, 250, deepen=True)
+    assert not plan.deepen("A")  # being deepened
+
+
+def test_a_resync_asked_while_in_flight_wins_over_a_deepening_asked_then() -> None:
+    plan = deep_planner()
+    plan.request("A")
+    plan.next()
+    plan.deepen("A")
+    plan.request("A")  # ... and then it went invalid again
+    plan.done("A")
+    assert plan.next() == SnapshotJob("A", 100, 5)
+    plan.done("A")
+    assert plan.next() is None

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from connectivity.core.book_sync import BookInvalid
 from connectivity.core.decimal import fixed_to_decimal
 from connectivity.errors import ConfigError
 from connectivity.sim.market import SymbolSpec
@@ -56,7 +57,13 @@ def test_each_symbol_snapshots_at_the_cheapest_tier_covering_its_depth() -> None
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"book_depth": 0}, {"book_depths": {"BTCUSDT": -1}}, {"snapshot_concurrency": 0}],
+    [
+        {"book_depth": 0},
+        {"book_depths": {"BTCUSDT": -1}},
+        {"deep_book_depth": 0},
+        {"snapshot_limit": 0},
+        {"snapshot_concurrency": 0},
+    ],
 )
 def test_bad_depths_and_concurrency_are_refused(overrides: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
@@ -133,3 +140,32 @@ def test_a_shallow_snapshot_serves_exactly_the_covered_levels_and_never_more(
 
 def to_decimal(price: int) -> Decimal:
     return fixed_to_decimal(price, PRICE_SCALE)
+
+
+def test_a_valid_book_is_deepened_later_without_ever_going_invalid(
+    venue: BinanceSimVenue,
+) -> None:
+    events: list[Any] = []
+    md = BinanceMarketData.from_config(
+        config(
+            symbols=[spec.symbol for spec in SPECS[:2]],
+            rest_url=venue.rest_url,
+            ws_url=venue.ws_url,
+            book_ticker=False,
+            trade_stream=None,
+            snapshot_limit=10,
+            deep_book_depth=800,  # -> limit 1000, the cheapest tier covering 800
+        ),
+        sink=events.append,
+    )
+    md.start()
+    try:
+        symbols = tuple(md.symbols)
+        assert md.wait_valid(timeout=TIMEOUT)
+        wait_for(lambda: all(md.stats(s).snapshot_depth == 1000 for s in symbols))
+        for symbol in symbols:
+            assert md.stats(symbol).complete_depth == (None, None)  # the whole (sim) book
+        assert not [e for e in events if isinstance(e, BookInvalid)]
+        assert_books_equal_truth(venue, md, symbols)
+    finally:
+        md.close()
