@@ -108,6 +108,37 @@ class SnapshotPlanner:
         self._deepen_after: set[str] = set()  # deepen once the in-flight snapshot is done
         self.handed_out = 0
 
+    @classmethod
+    def for_depths(
+        cls,
+        order: Sequence[str],
+        tiers: Tiers,
+        *,
+        depth: int,
+        depths: Mapping[str, int] | None = None,
+        limit: int | None = None,
+        deep_depth: int | None = None,
+        max_in_flight: int = 8,
+    ) -> SnapshotPlanner:
+        """Plan from the depths a bot asked for: ``depth`` levels, or ``depths[symbol]``.
+
+        Each symbol's snapshot is the cheapest tier covering its depth unless ``limit`` forces
+        one; ``deep_depth`` deepens a valid book later where that tier is deeper.
+        """
+        depths = depths or {}
+        limits = {
+            symbol: cheapest_limit(depths.get(symbol, depth), tiers) if limit is None else limit
+            for symbol in order
+        }
+        deep = 0 if deep_depth is None else cheapest_limit(deep_depth, tiers)
+        return cls(
+            order,
+            limits,
+            tiers,
+            max_in_flight=max_in_flight,
+            deep_limits={symbol: deep for symbol in order if deep > limits[symbol]},
+        )
+
     def limit(self, symbol: str) -> int:
         """Return the snapshot limit planned for ``symbol``."""
         limit = self._limits.get(symbol)

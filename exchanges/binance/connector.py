@@ -33,12 +33,7 @@ import gevent.event
 import orjson
 
 from connectivity.connector.base import Connector, EventSink
-from connectivity.connector.snapshots import (
-    SnapshotJob,
-    SnapshotPlanner,
-    SnapshotRunner,
-    cheapest_limit,
-)
+from connectivity.connector.snapshots import SnapshotJob, SnapshotPlanner, SnapshotRunner
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookView, OrderBook
 from connectivity.core.book_sync import BookEvent, BookInvalid, BookStats, BookSync, BookValid
@@ -234,15 +229,14 @@ class BinanceMarketData(Connector):
         self.snapshots_fetched = 0
         self.snapshot_failures = 0
         self._snapshot_failures: dict[str, int] = {}
-        limits = self._snapshot_limits()
-        deep = config.deep_book_depth
-        deep_limit = 0 if deep is None else cheapest_limit(deep, DEPTH_WEIGHTS)
-        planner = SnapshotPlanner(
+        planner = SnapshotPlanner.for_depths(
             self.symbols,
-            limits,
             DEPTH_WEIGHTS,
+            depth=config.book_depth,
+            depths={venue_symbol(s): depth for s, depth in config.book_depths.items()},
+            limit=config.snapshot_limit,
+            deep_depth=config.deep_book_depth,
             max_in_flight=config.snapshot_concurrency,
-            deep_limits={s: deep_limit for s in self.symbols if deep_limit > limits[s]},
         )
         self.snapshots = SnapshotRunner(planner, self._fetch_job, self.spawn)
         self.shards = self._make_shards()
@@ -292,16 +286,6 @@ class BinanceMarketData(Connector):
             sink=sink,
             recorder=recorder,
         )
-
-    def _snapshot_limits(self) -> dict[str, int]:
-        config = self.config
-        depths = {venue_symbol(s): depth for s, depth in config.book_depths.items()}
-        if config.snapshot_limit is not None:
-            return {symbol: config.snapshot_limit for symbol in self.symbols}
-        return {
-            symbol: cheapest_limit(depths.get(symbol, config.book_depth), DEPTH_WEIGHTS)
-            for symbol in self.symbols
-        }
 
     # -- wiring ------------------------------------------------------------------------------
     def _make_shards(self) -> list[_Shard]:

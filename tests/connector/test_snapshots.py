@@ -208,3 +208,13 @@ def test_a_resync_asked_while_in_flight_wins_over_a_deepening_asked_then() -> No
     assert plan.next() == SnapshotJob("A", 100, 5)
     plan.done("A")
     assert plan.next() is None
+
+
+def test_a_plan_from_depths_takes_the_cheapest_tier_per_symbol_and_deepens_the_shallow() -> None:
+    plan = SnapshotPlanner.for_depths(
+        ["A", "B", "C"], TIERS, depth=20, depths={"B": 700}, deep_depth=800
+    )
+    assert [plan.limit(s) for s in "ABC"] == [100, 1000, 100]
+    assert [plan.deep_limit(s) for s in "ABC"] == [1000, None, 1000]  # B is deep already
+    forced = SnapshotPlanner.for_depths(["A"], TIERS, depth=20, limit=5000)
+    assert forced.limit("A") == 5000 and forced.deep_limit("A") is None
