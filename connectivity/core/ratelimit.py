@@ -76,10 +76,15 @@ class Bucket:
     #: Fixed windows start at ``origin_ns + k * interval``: 0 aligns them to the Unix epoch
     #: (UTC); the local-minus-venue clock offset aligns them to the venue's own boundaries.
     origin_ns: int = 0
+    #: A fixed-window draw this close to its window's end also counts in the next window:
+    #: the venue counts a request when it arrives, which may be after the boundary.
+    edge_s: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in ("fixed", "gcra"):
             raise ConfigError(f"bucket {self.name!r}: unknown window kind {self.kind!r}")
+        if not 0 <= self.edge_s < self.interval_s:
+            raise ConfigError(f"bucket {self.name!r}: edge_s must be in [0, interval_s)")
         if not isinstance(self.limit, int):
             raise ConfigError(f"bucket {self.name!r}: limit must be an int")
 
@@ -98,17 +103,25 @@ class LimiterStats:
 class _FixedPool:
     """Fixed windows: usage per window index, including reservations not yet granted."""
 
-    __slots__ = ("_interval", "_pending", "_pruned", "_used", "bucket")
+    __slots__ = ("_edge", "_interval", "_pending", "_pruned", "_used", "bucket")
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
         self._interval = round(bucket.interval_s * NS_PER_SECOND)
+        self._edge = round(bucket.edge_s * NS_PER_SECOND)
         self._used: dict[int, int] = {}
         self._pending: dict[int, int] = {}  # reserved for sleepers, not yet sent
         self._pruned = -1
 
     def _index(self, t: int) -> int:
         return fixed_window(t, self._interval, self.bucket.origin_ns)[0]
+
+    def _straddles(self, t: int) -> bool:
+        """Return True if a draw at ``t`` may reach the venue in the next window."""
+        return (
+            bool(self._edge)
+            and fixed_window(t, self._interval, self.bucket.origin_ns)[1] - t <= self._edge
+        )
 
     def prune(self, now: int) -> None:
         current = self._index(now)
@@ -121,13 +134,19 @@ class _FixedPool:
 
     def earliest(self, cost: int, t: int) -> int:
         first = index = self._index(t)
-        while self._used.get(index, 0) + cost > self.bucket.limit:
+        used, limit = self._used, self.bucket.limit
+        if self._straddles(t) and used.get(index + 1, 0) + cost > limit:
+            index += 1  # it would count in the next window too, which has no room now
+        while used.get(index, 0) + cost > limit:
             index += 1  # terminates: only finitely many windows hold usage
         return t if index == first else index * self._interval + self.bucket.origin_ns
 
     def take(self, cost: int, t: int) -> int:
         index = self._index(t)
-        self._used[index] = self._used.get(index, 0) + cost
+        used = self._used
+        used[index] = used.get(index, 0) + cost
+        if self._straddles(t):
+            used[index + 1] = used.get(index + 1, 0) + cost
         return index
 
     def reserve(self, cost: int, t: int) -> int:

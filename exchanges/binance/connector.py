@@ -163,6 +163,9 @@ class BinanceMarketDataConfig:
     # is needed (100 = 10 s of @depth@100ms); bounds memory when thousands of symbols wait.
     max_buffered_deltas: int = attrs.field(default=100, validator=_positive_int)
     weight_limit_1m: int = 6000
+    # Weight drawn this close to a minute's end also counts in the next minute: Binance counts
+    # a request when it arrives, possibly after the boundary (no 429 from a straddling burst).
+    weight_edge_s: float = 1.0
     ws_settings: WebSocketSettings = BINANCE_WS_SETTINGS
 
     def streams_for(self, stream_symbol: str) -> list[str]:
@@ -253,7 +256,9 @@ class BinanceMarketData(Connector):
         """Build the connector with real collaborators (REST client, limiter, websockets)."""
         clock = clock or SystemClock()
         limiter = RateLimiter(
-            clock, [Bucket(WEIGHT_BUCKET, config.weight_limit_1m, 60.0)], name="binance-ip"
+            clock,
+            [Bucket(WEIGHT_BUCKET, config.weight_limit_1m, 60.0, edge_s=config.weight_edge_s)],
+            name="binance-ip",
         )
         rest = RestClient(
             config.rest_url,

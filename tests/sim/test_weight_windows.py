@@ -14,7 +14,7 @@ import pytest
 
 from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.ratelimit import Bucket, RateLimiter, fixed_window
-from connectivity.errors import RateLimited
+from connectivity.errors import ConfigError, RateLimited
 from connectivity.sim.http import WeightMeter
 from connectivity.transport.http import RestClient
 from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConfig
@@ -150,3 +150,37 @@ def test_a_snapshot_refused_with_429_is_retried_after_retry_after_not_after_the_
         assert md.snapshot_failures == 1
     finally:
         fetch.kill()
+
+
+def test_a_draw_straddling_the_minute_is_counted_in_both_so_the_venue_never_sees_too_much() -> None:
+    clock = at(59.6)
+    meter = WeightMeter(clock, LIMIT)
+    edge = RateLimiter(clock, [Bucket(WEIGHT_BUCKET, LIMIT, 60.0, edge_s=1.0)], max_wait=0)
+    edge.acquire({WEIGHT_BUCKET: 250})  # drawn at 59.6 s ...
+    clock.advance(0.5)
+    meter.charge(250)  # ... and counted by the venue on arrival, in the next minute
+    granted = 0
+    while True:
+        try:
+            edge.acquire({WEIGHT_BUCKET: 250})
+        except RateLimited:
+            break
+        assert meter.charge(250) <= LIMIT  # never a 429
+        granted += 1
+    assert granted == LIMIT // 250 - 1
+
+
+def test_a_draw_just_before_the_minute_also_counts_in_the_next_one() -> None:
+    clock = at(30.0)
+    limiter = RateLimiter(clock, [Bucket(WEIGHT_BUCKET, 500, 60.0, edge_s=1.0)], max_wait=0)
+    clock.advance(29.5)  # 59.5 s: within the edge
+    limiter.acquire({WEIGHT_BUCKET: 400})  # counted in this minute and the next
+    clock.advance(0.6)
+    assert limiter.usage(WEIGHT_BUCKET) == 400  # the next minute starts with it
+    with pytest.raises(RateLimited):
+        limiter.acquire({WEIGHT_BUCKET: 200})
+
+
+def test_an_edge_as_long_as_the_window_is_refused() -> None:
+    with pytest.raises(ConfigError, match="edge_s"):
+        Bucket(WEIGHT_BUCKET, LIMIT, 60.0, edge_s=60.0)
