@@ -29,7 +29,8 @@ from typing import Any
 
 import attrs
 
-from connectivity.core.ratelimit import fixed_window
+from connectivity.core.clock import NS_PER_SECOND
+from connectivity.core.ratelimit import RateLimiter, fixed_window
 from connectivity.errors import ConfigError
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "SnapshotRunner",
     "budget_schedule",
     "cheapest_limit",
+    "spare_budget_wait",
     "tier_weight",
 ]
 
@@ -292,3 +294,22 @@ def budget_schedule(
         spent += weight
         starts.append(now)
     return starts
+
+
+def spare_budget_wait(
+    limiter: RateLimiter, bucket: str, weight: int, share: float, now_ns: int
+) -> float:
+    """Return seconds until ``weight`` fits in ``share`` of ``bucket``'s window (0.0: now).
+
+    Deepening a valid book is optional work: it may spend only what startup and resyncs leave
+    over, so a resync never waits a whole window behind a deep snapshot.
+    """
+    if not 0 < share <= 1:
+        raise ConfigError(f"budget share must be in (0, 1], got {share!r}")
+    spec = next((b for b in limiter.buckets() if b.name == bucket), None)
+    if spec is None:
+        raise ConfigError(f"unknown rate-limit bucket {bucket!r}")
+    if limiter.usage(bucket) + weight <= spec.limit * share:
+        return 0.0
+    interval = round(spec.interval_s * NS_PER_SECOND)
+    return (fixed_window(now_ns, interval, spec.origin_ns)[1] - now_ns) / NS_PER_SECOND

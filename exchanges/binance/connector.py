@@ -33,7 +33,12 @@ import gevent.event
 import orjson
 
 from connectivity.connector.base import Connector, EventSink
-from connectivity.connector.snapshots import SnapshotJob, SnapshotPlanner, SnapshotRunner
+from connectivity.connector.snapshots import (
+    SnapshotJob,
+    SnapshotPlanner,
+    SnapshotRunner,
+    spare_budget_wait,
+)
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookView, OrderBook
 from connectivity.core.book_sync import BookEvent, BookInvalid, BookStats, BookSync, BookValid
@@ -126,6 +131,11 @@ def _positive_int_or_none(_: object, attribute: attrs.Attribute[Any], value: int
         _positive_int(_, attribute, value)
 
 
+def _share(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ConfigError(f"{attribute.name} must be in (0, 1], got {value!r}")
+
+
 def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
     return tuple(symbols)
 
@@ -148,9 +158,10 @@ class BinanceMarketDataConfig:
     book_depth: int = 20
     book_depths: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
     snapshot_limit: int | None = attrs.field(default=None, validator=_positive_int_or_none)
-    # Once a book is valid, deepen it to cover this many levels (spare budget, one at a time,
-    # the book stays valid); None: never.
+    # Once a book is valid, deepen it to cover this many levels (one at a time, the book stays
+    # valid, only while less than ``deepen_budget_share`` of the minute's weight is used).
     deep_book_depth: int | None = None
+    deepen_budget_share: float = attrs.field(default=0.5, validator=_share)
     snapshot_concurrency: int = 8
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     subscribe_batch: int = 200
@@ -391,8 +402,17 @@ class BinanceMarketData(Connector):
             self.snapshots.deepen(symbol)
 
     def _fetch_job(self, job: SnapshotJob) -> None:
-        if job.deepen and not self.sync.deepen(job.symbol):
-            return  # no longer valid: its resync comes first
+        if job.deepen:
+            limiter, share = self.rest.limiter, self.config.deepen_budget_share
+            while limiter is not None:  # each wait ends at a window boundary
+                wait = spare_budget_wait(
+                    limiter, WEIGHT_BUCKET, job.weight, share, self.clock.time_ns()
+                )
+                if not wait:
+                    break
+                self.clock.sleep(wait)
+            if not self.sync.deepen(job.symbol):
+                return  # no longer valid: its resync comes first
         self._fetch_snapshot(job.symbol, job.limit)
 
     def _fetch_snapshot(self, symbol: str, limit: int | None = None) -> None:

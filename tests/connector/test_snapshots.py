@@ -15,9 +15,11 @@ from connectivity.connector.snapshots import (
     SnapshotRunner,
     budget_schedule,
     cheapest_limit,
+    spare_budget_wait,
     tier_weight,
 )
-from connectivity.core.clock import NS_PER_SECOND
+from connectivity.core.clock import NS_PER_SECOND, ManualClock
+from connectivity.core.ratelimit import Bucket, RateLimiter
 from connectivity.errors import ConfigError
 
 TIERS = ((100, 5), (500, 25), (1000, 50), (5000, 250))  # Binance's GET /api/v3/depth
@@ -218,3 +220,18 @@ def test_a_plan_from_depths_takes_the_cheapest_tier_per_symbol_and_deepens_the_s
     assert [plan.deep_limit(s) for s in "ABC"] == [1000, None, 1000]  # B is deep already
     forced = SnapshotPlanner.for_depths(["A"], TIERS, depth=20, limit=5000)
     assert forced.limit("A") == 5000 and forced.deep_limit("A") is None
+
+
+def test_deepening_waits_for_spare_budget_until_the_next_window() -> None:
+    clock = ManualClock(start_ns=T0 + 45 * NS_PER_SECOND)
+    limiter = RateLimiter(clock, [Bucket("weight", 6000, 60.0)])
+    assert spare_budget_wait(limiter, "weight", 250, 0.5, clock.time_ns()) == 0.0
+    limiter.acquire({"weight": 2800})
+    assert spare_budget_wait(limiter, "weight", 250, 0.5, clock.time_ns()) == 15.0
+    assert spare_budget_wait(limiter, "weight", 250, 1.0, clock.time_ns()) == 0.0
+    clock.advance(15.0)
+    assert spare_budget_wait(limiter, "weight", 250, 0.5, clock.time_ns()) == 0.0
+    with pytest.raises(ConfigError):
+        spare_budget_wait(limiter, "weight", 250, 0.0, clock.time_ns())
+    with pytest.raises(ConfigError):
+        spare_budget_wait(limiter, "orders", 1, 0.5, clock.time_ns())

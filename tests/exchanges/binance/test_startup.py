@@ -63,6 +63,8 @@ def test_each_symbol_snapshots_at_the_cheapest_tier_covering_its_depth() -> None
         {"deep_book_depth": 0},
         {"snapshot_limit": 0},
         {"snapshot_concurrency": 0},
+        {"deepen_budget_share": 0},
+        {"deepen_budget_share": 1.5},
     ],
 )
 def test_bad_depths_and_concurrency_are_refused(overrides: dict[str, Any]) -> None:
