@@ -14,6 +14,8 @@ Usage by a market-data connector (no I/O here: the connector fetches snapshots):
                                               # (Binance: exchanges.binance.parsers.feed_frame)
     sync.on_snapshot("BTCUSDT", snapshot)     # BookSnapshot; returns True = fetch again
     sync.snapshot_failed("BTCUSDT")           # the fetch failed: the next delta re-requests
+    sync.deepen("BTCUSDT")                    # a VALID book: keep deltas for a deeper
+                                              # snapshot (on_snapshot merges it, still valid)
     sync.is_valid("BTCUSDT"); sync.book("BTCUSDT"); sync.view("BTCUSDT", 10)
     sync.check_stale(clock.time_ns())         # periodically, with the Clock's time
     sync.reset()                              # after a reconnect: resync every symbol
