@@ -145,7 +145,7 @@ class _FixedPool:
         index = self._index(t)
         used = self._used
         used[index] = used.get(index, 0) + cost
-        if self._straddles(t):
+        if self._straddles(t):  # (a cancel gives back only the first: errs on the safe side)
             used[index + 1] = used.get(index + 1, 0) + cost
         return index
 
