@@ -33,6 +33,7 @@ __all__ = [
     "SOH",
     "FixEncodeError",
     "FixMessage",
+    "MAX_DIGITS",
     "FixParseError",
     "GarbledMessage",
     "checksum",
@@ -50,7 +51,20 @@ DEFAULT_DATA_PAIRS: Mapping[int, int] = {
 }  # fmt: skip
 # Values that must never reach a log: passwords, API keys, signatures.
 SECRET_TAGS = frozenset({89, 91, 96, 553, 554, 925})
-_SECRET_RE = re.compile(rb"(^|\x01)(89|91|96|553|554|925)=[^\x01]*")
+# Zero-padded tags ("0554=") are masked too: parse refuses them, but the refusal carries the
+# raw bytes as its payload.
+_SECRET_RE = re.compile(rb"(^|\x01)(0*(?:89|91|96|553|554|925))=[^\x01]*")
+# A secret data field (96 after 95, ...) may hold SOH: its length field says where it ends.
+_SECRET_DATA_RE = re.compile(
+    rb"(?:^|\x01)0*(?:%s)=(\d{1,18})\x01(0*(?:%s))="
+    % (
+        b"|".join(b"%d" % n for n, d in DEFAULT_DATA_PAIRS.items() if d in SECRET_TAGS),
+        b"|".join(b"%d" % d for d in DEFAULT_DATA_PAIRS.values() if d in SECRET_TAGS),
+    )
+)
+# A number longer than this is hostile, not big: int() refuses 4300+ digits with a bare
+# ValueError, and every valid BodyLength, length, tag or sequence number fits in 18 digits.
+MAX_DIGITS = 18
 _NON_PRINTABLE = bytes(range(0x20, 0x7F)) + SOH  # deleted by translate(); leftovers are bad
 _NOT_DELIMITERS = bytes(sorted(set(range(256)) - {0x01, 0x3D}))  # translate() keeps SOH, "="
 _MAX_CACHED_TAGS = 65536
@@ -80,8 +94,22 @@ class FixEncodeError(ConnectivityError, ValueError):
 
 
 def redact(raw: bytes) -> bytes:
-    """Return ``raw`` with secret values (passwords, API key, signatures) masked for logging."""
-    return _SECRET_RE.sub(rb"\1\2=***", raw)
+    """Return ``raw`` with secret values (passwords, API key, signatures) masked for logging.
+
+    A secret data value is masked for as many bytes as its length field says, SOH included
+    (to the end of ``raw`` if the length overshoots).
+    """
+    found = _SECRET_DATA_RE.search(raw)
+    if found is None:
+        return _SECRET_RE.sub(rb"\1\2=***", raw)
+    parts: list[bytes] = []
+    pos = 0
+    while found is not None:
+        parts += (_SECRET_RE.sub(rb"\1\2=***", raw[pos : found.start(2)]), found[2], b"=***")
+        pos = found.end() + int(found[1])
+        found = _SECRET_DATA_RE.search(raw, pos)
+    parts.append(_SECRET_RE.sub(rb"\1\2=***", raw[pos:]))
+    return b"".join(parts)
 
 
 def _checksum_int(data: bytes, end: int | None = None) -> int:
@@ -109,7 +137,11 @@ def _tag_number(tag_bytes: bytes) -> int:
     """Miss path of the tag cache: validate the tag (or raise GarbledMessage), remember it."""
     digits = tag_bytes[1:] if tag_bytes[:1] == b"-" else tag_bytes
     if not digits.isdigit():  # bytes.isdigit is ASCII-only; int() would accept "1_0", " 5"
-        raise GarbledMessage(f"tag is not a number: {tag_bytes[:20]!r}")
+        # No bytes echoed: this may be the tail of raw data (a secret) cut off by its SOH.
+        raise GarbledMessage("tag is not a number")
+    # "00058" is not tag 58: a padded tag would slip past redaction and tag-based checks.
+    if len(digits) > MAX_DIGITS or (digits[:1] == b"0" and len(digits) > 1):
+        raise GarbledMessage("tag number is zero-padded or too long")
     tag = int(tag_bytes)
     if tag > 0 and len(_TAGS) < _MAX_CACHED_TAGS:  # garbage must not grow it without bound
         _TAGS[tag_bytes] = tag
@@ -232,7 +264,7 @@ class FixMessage:
         if value is None:
             return None
         digits = value[1:] if value[:1] == b"-" else value
-        if not digits.isdigit():
+        if not digits.isdigit() or len(digits) > MAX_DIGITS:
             raise FixParseError(f"tag {tag} is not an integer: {value[:20]!r}", parsed=self)
         return int(value)
 
@@ -320,7 +352,7 @@ def _split_with_data(pieces: list[bytes], data_pairs: Mapping[int, int]) -> list
     for piece in it:
         tag_bytes, eq, value = piece.partition(b"=")
         if not eq:
-            raise GarbledMessage(f"field without '=': {piece[:20]!r}")
+            raise GarbledMessage("field without '='")  # no echo, as for a bad tag number
         tag = _TAGS.get(tag_bytes)
         if tag is None:
             tag = _tag_number(tag_bytes)
@@ -334,7 +366,7 @@ def _data_field(
     length_tag: int, length: bytes, data_tag: int, it: Iterator[bytes]
 ) -> tuple[int, bytes]:
     """Read the data field after a length field, re-joining pieces split at SOH inside it."""
-    if not length.isdigit():
+    if not length.isdigit() or len(length) > MAX_DIGITS:
         raise GarbledMessage(f"data length {length_tag} is not a number: {length[:20]!r}")
     size = int(length)
     tag_bytes, _, value = next(it, b"").partition(b"=")
@@ -428,7 +460,13 @@ def parse_message(
     soh1 = raw.find(SOH)
     soh2 = raw.find(SOH, soh1 + 1)
     length = raw[soh1 + 3 : soh2]
-    if raw.startswith(BEGIN) and raw.startswith(b"9=", soh1 + 1) and length.isdigit():
+    # soh2 - soh1 - 3 is the digit count: at most MAX_DIGITS (18) for int() to be safe.
+    if (
+        raw.startswith(BEGIN)
+        and raw.startswith(b"9=", soh1 + 1)
+        and length.isdigit()
+        and soh2 - soh1 <= 21
+    ):
         body_start = soh2 + 1
         trailer_at = body_start + int(length)
         if (
@@ -449,6 +487,8 @@ def _header(raw: bytes) -> tuple[int, int]:
         raise GarbledMessage("not a FIX message (8=FIX, 9, 35, 10)", raw=raw)
     if pieces[1][:2] != b"9=" or not pieces[1][2:].isdigit():
         raise GarbledMessage("BodyLength (9) must be the second field", raw=raw)
+    if len(pieces[1]) > MAX_DIGITS + 2:
+        raise GarbledMessage("BodyLength (9) has too many digits", raw=raw)
     body_start = len(pieces[0]) + len(pieces[1]) + 2
     trailer_at = body_start + int(pieces[1][2:])
     if not raw.startswith(b"\x0110=", trailer_at - 1):
@@ -565,5 +605,5 @@ def _check_values(parts: list[bytes]) -> None:
         if SOH in value and expected is None:
             raise FixEncodeError(f"tag {tag}: SOH inside a value that is not length-prefixed data")
         data_length.clear()
-        if tag in DEFAULT_DATA_PAIRS and value.isdigit():
+        if tag in DEFAULT_DATA_PAIRS and value.isdigit() and len(value) <= MAX_DIGITS:
             data_length[DEFAULT_DATA_PAIRS[tag]] = int(value)

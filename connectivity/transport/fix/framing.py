@@ -6,6 +6,11 @@ must be the second field and ``35=`` the third; the declared BodyLength must lan
 that fails any of these is *garbled*: FIX says drop it without touching sequence numbers, so the
 framer counts it, reports it and resynchronises on the next ``8=FIX``. A frame's fields are
 split and checked by :mod:`.codec`.
+
+Hostile input costs linear time and bounded memory: every search for a header field stops
+after the few bytes a valid one can take, a BodyLength over the limit is refused as soon as
+it is read, and the buffer is a ``bytearray`` appended at the end and consumed from the front
+(both amortised O(1) in CPython), never copied whole per read.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Callable, Mapping
 from connectivity.transport.fix.codec import (
     BEGIN,
     DEFAULT_DATA_PAIRS,
+    MAX_DIGITS,
     SOH,
     FixMessage,
     FixParseError,
@@ -23,20 +29,28 @@ from connectivity.transport.fix.codec import (
 
 __all__ = ["FixFramer"]
 
+_MAX_BEGIN = 32  # "8=FIXT.1.1<SOH>" and friends: a longer BeginString field is garbage
+_BODY_LENGTH_END = 4 + MAX_DIGITS  # SOH + "9=" + digits + SOH, counted from the first SOH
+_TRAILER = b"\x0110="
+_MAX_TRAILER = 20  # "<SOH>10=" + value + SOH: QuickFIX resync takes no longer CheckSum value
 
-def _header(buf: bytes, start: int, end: int, max_body_length: int) -> tuple[int, int] | str:
+Buffer = bytes | bytearray
+
+
+def _header(buf: Buffer, start: int, end: int, max_body_length: int) -> tuple[int, int] | str:
     """Locate the body of the frame at ``start``: (body start, body length) or a garble reason.
 
-    Returns (-1, 0) when ``buf`` ends before the header does.
+    Returns (-1, 0) when ``buf`` ends before the header does. Both searches stop after the
+    longest valid field, so a run of ``8=FIX`` without SOH costs linear time, not quadratic.
     """
-    soh1 = buf.find(SOH, start + 2, end)
+    soh1 = buf.find(SOH, start + 2, start + _MAX_BEGIN)
     if soh1 < 0:
-        return (-1, 0) if end - start < 32 else "BeginString field too long"
+        return (-1, 0) if end - start < _MAX_BEGIN else "BeginString field too long"
     if buf[soh1 + 1 : soh1 + 3] != b"9=":
         return (-1, 0) if end - soh1 < 3 else "BodyLength (9) must be the second field"
-    soh2 = buf.find(SOH, soh1 + 3, end)
+    soh2 = buf.find(SOH, soh1 + 3, soh1 + _BODY_LENGTH_END)
     if soh2 < 0:
-        return (-1, 0) if end - soh1 < 24 else "BodyLength value too long"
+        return (-1, 0) if end - soh1 < _BODY_LENGTH_END else "BodyLength value too long"
     length = buf[soh1 + 3 : soh2]
     if not length.isdigit():
         return f"BodyLength is not a number: {bytes(length[:20])!r}"
@@ -49,11 +63,12 @@ def _header(buf: bytes, start: int, end: int, max_body_length: int) -> tuple[int
 class FixFramer:
     """Cut a byte stream into validated messages, dropping and counting garbled frames.
 
-    ``feed`` runs in time linear in the bytes fed: while a large frame is still arriving the
-    buffer is only appended to. With ``quickfix_resync`` a frame whose BodyLength misses
-    ``10=`` swallows everything up to the next CheckSum field, as QuickFIX does (its
-    acceptance script 2m expects that); by default the framer rescans for the next ``8=FIX``,
-    so an over-long BodyLength does not cost the following message.
+    ``feed`` runs in time linear in the bytes fed, whatever they are; at most one frame of
+    ``max_body_length`` (plus its header and trailer) is ever buffered. With
+    ``quickfix_resync`` a frame whose BodyLength misses ``10=`` swallows everything up to the
+    next CheckSum field, as QuickFIX does (its acceptance script 2m expects that); by default
+    the framer rescans for the next ``8=FIX``, so an over-long BodyLength does not cost the
+    following message.
     """
 
     def __init__(
@@ -74,6 +89,7 @@ class FixFramer:
         self._buf = bytearray()
         self._need = 0  # bytes the pending frame needs before a rescan is worth it
         self._skipping = False  # inside a junk run already counted
+        self._swallowing = False  # quickfix_resync: dropping bytes up to the next CheckSum
 
     def buffered(self) -> int:
         """Return how many received bytes are waiting for the rest of their frame."""
@@ -84,31 +100,37 @@ class FixFramer:
         self._buf.clear()
         self._need = 0
         self._skipping = False
+        self._swallowing = False
 
     def feed(self, data: bytes) -> list[FixMessage]:
         """Add received bytes; return the complete valid messages now available, in order."""
-        if self._buf or len(data) < self._need:
-            self._buf += data
-            if len(self._buf) < self._need:
-                return []
-            buf = bytes(self._buf)
-        else:
-            buf = bytes(data)
         messages: list[FixMessage] = []
-        pos = self._scan(buf, messages)
-        self._buf = bytearray(buf[pos:])
+        buf = self._buf
+        if buf or len(data) < self._need:
+            buf += data
+            if len(buf) < self._need:
+                return []
+            del buf[: self._scan(buf, messages)]  # from the front: no copy of the rest
+            return messages
+        pos = self._scan(data, messages)  # the usual read: whole frames, scanned in place
+        if pos < len(data):
+            buf += memoryview(data)[pos:]
         return messages
 
-    def _drop(self, raw: bytes, reason: str) -> None:
+    def _drop(self, raw: Buffer, reason: str) -> None:
         self.garbled += 1
         if self.on_garbled is not None:
-            self.on_garbled(raw, reason)
+            self.on_garbled(bytes(raw), reason)
 
-    def _scan(self, buf: bytes, out: list[FixMessage]) -> int:
+    def _scan(self, buf: Buffer, out: list[FixMessage]) -> int:
         """Extract frames from ``buf`` into ``out``; return where unconsumed bytes begin."""
         pos, end = 0, len(buf)
         self._need = 0
         while True:
+            if self._swallowing:
+                pos = self._swallow(buf, pos)
+                if self._swallowing:
+                    return pos
             start = buf.find(BEGIN, pos)
             if start < 0:
                 keep = max(pos, end - len(BEGIN) + 1)  # a partial "8=FI" may complete later
@@ -129,22 +151,20 @@ class FixFramer:
                 return start
             frame_end = trailer_at + 7
             if buf[trailer_at : trailer_at + 3] != b"10=" or buf[frame_end - 1] != 1:
+                reason = f"BodyLength {body_length} misses 10="
                 if not self.quickfix_resync:
-                    pos = self._garbled(buf, start, f"BodyLength {body_length} misses 10=")
+                    pos = self._garbled(buf, start, reason)
                     continue
-                trailer = buf.find(b"\x0110=", max(trailer_at - 1, body_start - 1))
-                close = buf.find(SOH, trailer + 4) if trailer >= 0 else -1
-                if close < 0:
-                    self._need = end - start + 1
-                    return start
                 self._skipping = False
-                self._drop(buf[start : close + 1], f"BodyLength {body_length} misses 10=")
-                pos = close + 1
+                self._drop(buf[start:frame_end], reason)
+                self._swallowing = True  # the frame runs on to the next CheckSum field
+                pos = trailer_at - 1
                 continue
+            raw = buf[start:frame_end]
             try:
                 message = _parse_frame(
-                    buf[start:frame_end], body_start - start, trailer_at - start,
-                    self.data_pairs, self.printable_only,
+                    raw if type(raw) is bytes else bytes(raw), body_start - start,
+                    trailer_at - start, self.data_pairs, self.printable_only,
                 )  # fmt: skip
             except FixParseError as exc:  # garbled, or non-printable: never kills the stream
                 pos = self._garbled(buf, start, exc.reason)
@@ -153,7 +173,23 @@ class FixFramer:
             out.append(message)
             pos = frame_end
 
-    def _garbled(self, buf: bytes, start: int, reason: str) -> int:
+    def _swallow(self, buf: Buffer, pos: int) -> int:
+        """Skip past the next ``<SOH>10=...<SOH>``; return where to go on (or to wait)."""
+        end = len(buf)
+        while True:
+            trailer = buf.find(_TRAILER, pos)
+            if trailer < 0:
+                return max(pos, end - len(_TRAILER) + 1)  # "<SOH>10" may complete later
+            close = buf.find(SOH, trailer + len(_TRAILER), trailer + _MAX_TRAILER)
+            if close >= 0:
+                self._swallowing = False
+                self._skipping = False
+                return close + 1
+            if end < trailer + _MAX_TRAILER:
+                return trailer  # its CheckSum value is still arriving
+            pos = trailer + 1  # no SOH soon after "10=": not a trailer
+
+    def _garbled(self, buf: Buffer, start: int, reason: str) -> int:
         """Count a bad frame at ``start``; resume scanning right after its ``8=``."""
         following = buf.find(BEGIN, start + 1)
         self._skipping = False

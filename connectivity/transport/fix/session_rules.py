@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 import attrs
 
 from connectivity.errors import ConfigError, ParseError
-from connectivity.transport.fix.codec import FixMessage
+from connectivity.transport.fix.codec import MAX_DIGITS, FixMessage
 from connectivity.transport.fix.dictionary import (
     FIX44_HEADER_TAGS,
     REJECT_TEXT,
@@ -242,8 +242,11 @@ def header_and_body(message: FixMessage) -> tuple[list[tuple[int, bytes]], list[
 
 
 def int_value(value: bytes | None) -> int | None:
-    """Parse a FIX int field value; None when absent or not a number."""
-    if value is None or not value.lstrip(b"-").isdigit():
+    """Parse a FIX int field value; None when absent, not a number or absurdly long."""
+    if value is None:
+        return None
+    digits = value[1:] if value[:1] == b"-" else value  # lstrip would let "--5" reach int()
+    if not digits.isdigit() or len(digits) > MAX_DIGITS:
         return None
     return int(value)
 
