@@ -3,12 +3,15 @@
 :func:`patch` is called by entry points only (``scripts/*``, ``tests/conftest.py``, a bot's
 ``main``), never on import. :class:`Supervisor` owns greenlets: each one it spawns is killed and
 joined by :meth:`Supervisor.close`, and a greenlet that dies with an exception is reported to the
-owner's ``on_failure`` callback and kept in :attr:`Supervisor.failures`, never lost.
+owner's ``on_failure`` callback and counted in :attr:`Supervisor.failure_count`, never lost; the
+most recent ones are kept in :attr:`Supervisor.failures` (a bounded record: a server whose
+connection greenlets keep failing must not grow it for ever).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -37,12 +40,15 @@ FailureHandler = Callable[[str, BaseException], None]
 class Supervisor:
     """Own a set of greenlets: spawn them, surface their failures, kill and join on close."""
 
-    def __init__(self, name: str, on_failure: FailureHandler | None = None) -> None:
+    def __init__(
+        self, name: str, on_failure: FailureHandler | None = None, *, keep_failures: int = 100
+    ) -> None:
         self.name = name
         self._on_failure = on_failure
         self._group = gevent.pool.Group()
         self._closed = False
-        self.failures: list[tuple[str, BaseException]] = []
+        self._failures: deque[tuple[str, BaseException]] = deque(maxlen=keep_failures)
+        self.failure_count = 0
 
     def spawn(self, func: Callable[..., Any], *args: Any, name: str | None = None) -> Greenlet:
         """Start ``func(*args)`` in a greenlet owned by this supervisor."""
@@ -59,13 +65,19 @@ class Supervisor:
         if exc is None or isinstance(exc, gevent.GreenletExit):
             return
         name = str(greenlet.name)
-        self.failures.append((name, exc))
+        self._failures.append((name, exc))
+        self.failure_count += 1
         log.error("greenlet %s failed: %r", name, exc)
         if self._on_failure is not None:
             try:
                 self._on_failure(name, exc)
             except Exception:  # the failure hook must never take the supervisor down
                 log.exception("on_failure hook of %s raised", self.name)
+
+    @property
+    def failures(self) -> list[tuple[str, BaseException]]:
+        """Return the most recent failures (name, exception), oldest first."""
+        return list(self._failures)
 
     def __len__(self) -> int:
         return len(self._group)

@@ -40,3 +40,16 @@ def test_a_raising_failure_hook_does_not_break_the_supervisor() -> None:
         g.join(timeout=1)
         gevent.sleep(0)
         assert len(sup.failures) == 1
+
+
+def test_failures_are_all_counted_but_only_the_most_recent_are_kept() -> None:
+    # A server whose connection greenlets keep failing must not grow the record for ever.
+    def boom(i: int) -> None:
+        raise RuntimeError(f"connection {i}")
+
+    with Supervisor("server", keep_failures=3) as sup:
+        for i in range(10):
+            sup.spawn(boom, i, name="connection").join(timeout=1)
+        gevent.sleep(0)
+        assert sup.failure_count == 10
+        assert [str(exc) for _, exc in sup.failures] == [f"connection {i}" for i in (7, 8, 9)]

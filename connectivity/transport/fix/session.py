@@ -30,7 +30,7 @@ from connectivity.errors import ConnectionLost, ParseError
 from connectivity.transport.fix.codec import FixMessage
 from connectivity.transport.fix.dictionary import FixDictionary, FixValidationError
 from connectivity.transport.fix.framing import FixFramer
-from connectivity.transport.fix.session_admin import SessionAdmin
+from connectivity.transport.fix.session_admin import GapQueue, SessionAdmin
 from connectivity.transport.fix.session_rules import (
     LogonContext,
     LogonHook,
@@ -89,7 +89,7 @@ class Session(SessionAdmin):
         self._reset_clock_state()
 
     def _reset_clock_state(self) -> None:
-        self._queue: dict[int, FixMessage | None] = {}  # None: seen already, only consume it
+        self._queue = GapQueue(self.policy.max_queued, self.policy.max_queued_bytes)
         self._draining = False
         self._resend_range: tuple[int, int] | None = None
         self._heartbeat_ns = 0
@@ -123,6 +123,7 @@ class Session(SessionAdmin):
         self.close_reason = ""
         self._writer.out.clear()
         self._framer = FixFramer(
+            max_body_length=self.policy.max_body_length,
             on_garbled=self._on_garbled,
             data_pairs=None if self._dictionary is None else self._dictionary.data_pairs,
             quickfix_resync=self.policy.quickfix_resync,

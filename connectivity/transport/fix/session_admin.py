@@ -9,6 +9,7 @@ held while a gap is filled. ``Session`` supplies the plumbing declared at the to
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -27,7 +28,63 @@ from connectivity.transport.fix.session_rules import (
 )
 from connectivity.transport.fix.session_writer import Field, SessionWriter
 
-__all__ = ["SessionAdmin"]
+__all__ = ["GapQueue", "SessionAdmin"]
+
+
+class GapQueue:
+    """Messages received ahead of a sequence gap, held until the gap is filled.
+
+    Bounded by count and by bytes (a peer could otherwise park 1 MiB messages by the
+    hundred): a message over either bound is not held, and the open ResendRequest
+    (EndSeqNo 0: everything) brings it back once the gap is filled.
+    """
+
+    def __init__(self, max_count: int, max_bytes: int) -> None:
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self.bytes = 0  # raw bytes of the held messages
+        self._held: dict[int, FixMessage | None] = {}  # None: seen already, only consume it
+        self._seqs: list[int] = []  # heap of the keys of _held: the lowest is found in O(1)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def hold(self, seq: int, message: FixMessage | None) -> bool:
+        """Hold ``message`` as ``seq``; False (nothing changed) when a bound would be passed."""
+        held = self._held
+        old = held.get(seq)
+        growth = (0 if message is None else len(message.raw)) - (0 if old is None else len(old.raw))
+        if self.bytes + growth > self.max_bytes:
+            return False
+        if seq not in held:
+            if len(held) >= self.max_count:
+                return False
+            heapq.heappush(self._seqs, seq)  # the heap holds exactly the keys of _held
+        held[seq] = message
+        self.bytes += growth
+        return True
+
+    def take(self, expected: int) -> tuple[bool, FixMessage | None]:
+        """Forget what is below ``expected``; (True, entry) if ``expected`` is held."""
+        seqs = self._seqs
+        while seqs and seqs[0] < expected:
+            self._forget(heapq.heappop(seqs))
+        if not seqs or seqs[0] != expected:
+            return False, None
+        heapq.heappop(seqs)
+        return True, self._forget(expected)
+
+    def _forget(self, seq: int) -> FixMessage | None:
+        message = self._held.pop(seq, None)
+        if message is not None:
+            self.bytes -= len(message.raw)
+        return message
+
+    def clear(self) -> None:
+        """Forget everything held."""
+        self._held.clear()
+        self._seqs.clear()
+        self.bytes = 0
 
 
 class SessionAdmin:
@@ -42,7 +99,7 @@ class SessionAdmin:
     _writer: SessionWriter
     _sender: bytes
     _target: bytes
-    _queue: dict[int, FixMessage | None]
+    _queue: GapQueue
     _draining: bool
     _resend_range: tuple[int, int] | None
     _heartbeat_ns: int
@@ -150,8 +207,8 @@ class SessionAdmin:
             self._event(SessionEventKind.SEQUENCE_GAP, text, message)
             self._send_logout(text)
             return
-        if len(self._queue) < self.policy.max_queued:
-            self._queue[seq] = message
+        if not self._queue.hold(seq, message):
+            self.stats["queue_overflows"] += 1  # it comes back with the resend
         if self._resend_range is not None and seq >= self._resend_range[0]:
             return  # the open ResendRequest already covers it
         self._resend_range = (expected, seq - 1)
@@ -163,12 +220,9 @@ class SessionAdmin:
         self._draining = True
         try:
             while self._queue and self.is_logged_on and not self._wants_close:
-                expected = self.store.next_target_seq()
-                for stale in [s for s in self._queue if s < expected]:
-                    del self._queue[stale]
-                if expected not in self._queue:
+                found, queued = self._queue.take(self.store.next_target_seq())
+                if not found:
                     return
-                queued = self._queue.pop(expected)
                 if queued is None:
                     self._increment_target()
                 else:

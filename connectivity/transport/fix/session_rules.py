@@ -134,7 +134,9 @@ class SessionPolicy:
     test_request_factor: float = 1.2  # silence of factor * HeartBtInt triggers a TestRequest
     logon_timeout_s: float = 10.0
     logout_timeout_s: float = 2.0
-    max_queued: int = 100_000  # messages held while a gap is being filled
+    max_queued: int = 100_000  # messages held while a gap is being filled ...
+    max_queued_bytes: int = 16 << 20  # ... and their raw bytes (the rest comes with the resend)
+    max_body_length: int = 1 << 20  # a frame announcing a longer body is garbled at once
     printable_only: bool = False  # garble frames with bytes outside printable ASCII + SOH
     # A BodyLength that misses 10= swallows bytes up to the next CheckSum (QuickFIX framing)
     # instead of rescanning at the next 8=FIX; QuickFIX's scripts expect it.
@@ -145,6 +147,8 @@ class SessionPolicy:
             raise ConfigError("heartbeat bounds must satisfy 0 <= min <= max")
         if self.test_request_factor < 1.0:
             raise ConfigError("test_request_factor must be at least 1")
+        if min(self.max_queued, self.max_queued_bytes, self.max_body_length) < 1:
+            raise ConfigError("max_queued, max_queued_bytes and max_body_length must be >= 1")
 
 
 @attrs.frozen
