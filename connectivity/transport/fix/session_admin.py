@@ -316,7 +316,7 @@ class SessionAdmin:
             return
         begin, end = int_value(message.get(7)), int_value(message.get(16))
         if begin is None or end is None:
-            self._reject(message, SessionReject(1, 7 if begin is None else 16))
+            self._reject(message, _missing_or_malformed(message, 7 if begin is None else 16))
             return
         self._answer_resend(begin, end)
         expected = self.store.next_target_seq()
@@ -331,7 +331,7 @@ class SessionAdmin:
             return
         new_seq = int_value(message.get(36))
         if new_seq is None:
-            self._reject(message, SessionReject(1, 36))
+            self._reject(message, _missing_or_malformed(message, 36))
             return
         expected = self.store.next_target_seq()
         if new_seq > expected:
@@ -350,3 +350,8 @@ class SessionAdmin:
             return
         self._send_logout("Incorrect BeginString")
         self._increment_target()
+
+
+def _missing_or_malformed(message: FixMessage, tag: int) -> SessionReject:
+    """Reject for an int field that int_value() refused: absent (1) or not a usable number (6)."""
+    return SessionReject(1 if message.get(tag) is None else 6, tag)

@@ -93,14 +93,16 @@ def test_huge_msg_seq_num_ends_the_session_with_a_logout(
 
 
 @pytest.mark.parametrize("tag", [7, 16])
-def test_huge_resend_range_is_rejected(clock: ManualClock, tag: int) -> None:
+def test_huge_resend_range_is_rejected_as_incorrect_data_format(
+    clock: ManualClock, tag: int
+) -> None:
     fields = {7: b"1", 16: b"0"}
     fields[tag] = HUGE
     session = logged_on(clock)
     session.data_received(client_message(clock, b"2", b"2", b"7=%s\x0116=%s\x01" % (
         fields[7], fields[16])))  # fmt: skip
     (reject,) = FixFramer().feed(session.data_to_send())
-    assert (reject.msg_type, reject[371]) == (b"3", b"%d" % tag)
+    assert (reject.msg_type, reject[371], reject[373]) == (b"3", b"%d" % tag, b"6")
     assert session.is_logged_on
 
 
@@ -115,10 +117,27 @@ def test_huge_group_count_is_rejected_by_the_dictionary(
     assert (reject.msg_type, reject[371], reject[373]) == (b"3", b"453", b"6")
 
 
+def test_huge_new_seq_no_is_rejected_as_incorrect_data_format(clock: ManualClock) -> None:
+    session = logged_on(clock)
+    session.data_received(client_message(clock, b"4", b"2", b"36=" + HUGE + b"\x01"))
+    (reject,) = FixFramer().feed(session.data_to_send())
+    assert (reject.msg_type, reject[371], reject[373]) == (b"3", b"36", b"6")
+
+
 def test_zero_padded_tag_is_garbled_and_counted(clock: ManualClock) -> None:
     session = logged_on(clock)
     session.data_received(client_message(clock, b"0", b"2", b"00058=hello\x01"))
     assert session.stats["garbled"] == 1 and session.is_logged_on
+
+
+def test_policy_max_body_length_garbles_a_longer_frame_before_its_body_arrives(
+    clock: ManualClock,
+) -> None:
+    session = logged_on(clock, policy=SessionPolicy(max_body_length=4096))
+    session.data_received(b"8=FIX.4.4\x019=4097\x0135=B\x01")
+    assert session.stats["garbled"] == 1 and session.is_logged_on
+    session.data_received(client_message(clock, b"0", b"2"))
+    assert session.next_target_seq == 3
 
 
 # -- the gap queue is bounded by bytes -------------------------------------------------------
