@@ -10,7 +10,10 @@ split and checked by :mod:`.codec`.
 Hostile input costs linear time and bounded memory: every search for a header field stops
 after the few bytes a valid one can take, a BodyLength over the limit is refused as soon as
 it is read, and the buffer is a ``bytearray`` appended at the end and consumed from the front
-(both amortised O(1) in CPython), never copied whole per read.
+(both amortised O(1) in CPython), never copied whole per read. A frame that fails its
+CheckSum is rescanned for messages inside it, but candidates overlapping such a frame may
+only cost, all together, twice the bytes it spans: otherwise headers announcing lengths that
+land on a packed run of ``10=000<SOH>`` would each be checksummed over the same megabyte.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ class FixFramer:
         self._need = 0  # bytes the pending frame needs before a rescan is worth it
         self._skipping = False  # inside a junk run already counted
         self._swallowing = False  # quickfix_resync: dropping bytes up to the next CheckSum
+        self._horizon = 0  # end (in the buffer) of the frames that failed their CheckSum
+        self._allowance = 0  # bytes that candidates starting before _horizon may still cost
 
     def buffered(self) -> int:
         """Return how many received bytes are waiting for the rest of their frame."""
@@ -101,6 +106,7 @@ class FixFramer:
         self._need = 0
         self._skipping = False
         self._swallowing = False
+        self._horizon = self._allowance = 0
 
     def feed(self, data: bytes) -> list[FixMessage]:
         """Add received bytes; return the complete valid messages now available, in order."""
@@ -110,11 +116,14 @@ class FixFramer:
             buf += data
             if len(buf) < self._need:
                 return []
-            del buf[: self._scan(buf, messages)]  # from the front: no copy of the rest
-            return messages
-        pos = self._scan(data, messages)  # the usual read: whole frames, scanned in place
-        if pos < len(data):
-            buf += memoryview(data)[pos:]
+            pos = self._scan(buf, messages)
+            del buf[:pos]  # from the front: no copy of the rest
+        else:
+            pos = self._scan(data, messages)  # the usual read: whole frames, scanned in place
+            if pos < len(data):
+                buf += memoryview(data)[pos:]
+        if self._horizon:
+            self._horizon = max(0, self._horizon - pos)
         return messages
 
     def _drop(self, raw: Buffer, reason: str) -> None:
@@ -160,6 +169,11 @@ class FixFramer:
                 self._swallowing = True  # the frame runs on to the next CheckSum field
                 pos = trailer_at - 1
                 continue
+            if start < self._horizon:  # inside a frame that failed: bounded extra work
+                if frame_end - start > self._allowance:
+                    pos = self._garbled(buf, start, "overlaps a frame that failed its CheckSum")
+                    continue
+                self._allowance -= frame_end - start
             raw = buf[start:frame_end]
             try:
                 message = _parse_frame(
@@ -167,6 +181,11 @@ class FixFramer:
                     trailer_at - start, self.data_pairs, self.printable_only,
                 )  # fmt: skip
             except FixParseError as exc:  # garbled, or non-printable: never kills the stream
+                if start >= self._horizon:
+                    self._allowance = 0
+                if frame_end > self._horizon:
+                    self._allowance += 2 * (frame_end - max(start, self._horizon))
+                    self._horizon = frame_end
                 pos = self._garbled(buf, start, exc.reason)
                 continue
             self._skipping = False

@@ -112,6 +112,16 @@ def _headers(n: int) -> bytes:
     return header * (n // len(header))
 
 
+def _overlapping_candidates(span: int) -> bytes:
+    """Headers every 22 bytes whose BodyLengths all land on a packed run of ``10=000<SOH>``:
+    each is a candidate frame of about ``span`` bytes that fails its CheckSum."""
+    count = span // 22
+    heads = b"".join(
+        (b"8=FIX.4.4\x019=%06d\x01" % (span - 19 - 15 * i)).ljust(22, b"x") for i in range(count)
+    )
+    return heads + b"y" * (span - len(heads)) + b"10=000\x01" * count
+
+
 HOSTILE_STREAMS: dict[str, Callable[[int], Callable[[], object]]] = {
     # Each 8=FIX used to search the rest of the buffer for SOH.
     "begin_strings_without_soh": lambda n: _feed_all(b"8=FIX" * (n // 5), n),
@@ -119,6 +129,10 @@ HOSTILE_STREAMS: dict[str, Callable[[int], Callable[[], object]]] = {
     # complete, every read completes the next one, and the whole buffer used to be copied.
     "announced_frames_completing_on_every_read": lambda n: _feed_all(_headers(n), 64),
     # QuickFIX framing waited for a CheckSum that never comes, rescanning a growing buffer.
+    # Each candidate used to be copied and checksummed whole: 345 kB blocked for 80 s.
+    "overlapping_frames_failing_their_checksum": lambda n: _feed_all(
+        _overlapping_candidates(n // 16), n
+    ),
     "quickfix_resync_without_trailer": lambda n: _feed_all(
         b"8=FIX.4.4\x019=5\x0135=0\x01" + b"x" * n, 4096, quickfix_resync=True
     ),
@@ -142,3 +156,11 @@ def test_body_length_over_the_limit_is_garbled_as_soon_as_it_is_read() -> None:
     assert framer.garbled == 1 and "exceeds the limit" in reasons[0]
     assert framer.buffered() < 32  # nothing of the oversized frame is held
     assert framer.feed(frame(b"35=0\x0134=7\x01"))[0][34] == b"7"
+
+
+def test_a_message_inside_a_frame_that_failed_its_checksum_is_still_recovered() -> None:
+    # The bound on rescanning a failed frame leaves room for the real messages inside it.
+    inner, body = frame(b"35=0\x0134=3\x01"), b"35=0\x0134=2\x01"
+    stretched = b"8=FIX.4.4\x019=%d\x01" % (len(body) + len(inner) - 7) + body + inner
+    framer = FixFramer()
+    assert [m[34] for m in framer.feed(stretched)] == [b"3"] and framer.garbled == 1
