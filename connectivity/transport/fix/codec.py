@@ -372,14 +372,16 @@ def _data_field(
     tag_bytes, _, value = next(it, b"").partition(b"=")
     if tag_bytes != b"%d" % data_tag:
         raise GarbledMessage(f"data field {data_tag} must follow its length field {length_tag}")
-    while len(value) < size:
+    parts, got = [value], len(value)
+    while got < size:  # joined once: appending piece by piece was quadratic in SOHs
         piece = next(it, None)
         if piece is None:
             break
-        value += SOH + piece
-    if len(value) != size:
+        parts.append(piece)
+        got += 1 + len(piece)
+    if got != size:
         raise GarbledMessage(f"data field {data_tag} is not {size} bytes long")
-    return data_tag, value
+    return data_tag, SOH.join(parts) if len(parts) > 1 else value
 
 
 def _parse_frame(

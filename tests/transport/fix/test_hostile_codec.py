@@ -133,6 +133,10 @@ HOSTILE_STREAMS: dict[str, Callable[[int], Callable[[], object]]] = {
     "overlapping_frames_failing_their_checksum": lambda n: _feed_all(
         _overlapping_candidates(n // 16), n
     ),
+    # A data value of n/4 SOHs was re-joined one piece at a time.
+    "raw_data_full_of_soh": lambda n: _feed_all(
+        frame(b"35=A\x0195=%d\x0196=%s\x01" % (n // 4, b"\x01" * (n // 4))), n
+    ),
     "quickfix_resync_without_trailer": lambda n: _feed_all(
         b"8=FIX.4.4\x019=5\x0135=0\x01" + b"x" * n, 4096, quickfix_resync=True
     ),
@@ -140,7 +144,7 @@ HOSTILE_STREAMS: dict[str, Callable[[int], Callable[[], object]]] = {
 
 
 @pytest.mark.parametrize("make", HOSTILE_STREAMS.values(), ids=HOSTILE_STREAMS.keys())
-def test_framer_work_grows_linearly_with_hostile_input(
+def test_framing_and_parsing_work_grows_linearly_with_hostile_input(
     make: Callable[[int], Callable[[], object]],
 ) -> None:
     # A ratio of CPU time at two sizes, each the best of 3 runs: 4x the input must cost well
