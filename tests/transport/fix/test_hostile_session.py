@@ -43,8 +43,8 @@ def frame(body: bytes) -> bytes:
 def client_message(clock: ManualClock, msg_type: bytes, seq: bytes, rest: bytes = b"") -> bytes:
     """A message from CLIENT to VENUE with raw (possibly hostile) MsgSeqNum and fields."""
     now = format_utc_timestamp(clock.time_ns())
-    return frame(b"35=%s\x0149=CLIENT\x0156=VENUE\x0134=%s\x0152=%s\x01%s" % (
-        msg_type, seq, now, rest))  # fmt: skip
+    header = b"35=%s\x0149=CLIENT\x0156=VENUE\x0134=%s\x0152=%s\x01" % (msg_type, seq, now)
+    return frame(header + rest)
 
 
 def venue(clock: ManualClock, policy: SessionPolicy | None = None, **kwargs: object) -> Session:
@@ -96,11 +96,10 @@ def test_huge_msg_seq_num_ends_the_session_with_a_logout(
 def test_huge_resend_range_is_rejected_as_incorrect_data_format(
     clock: ManualClock, tag: int
 ) -> None:
-    fields = {7: b"1", 16: b"0"}
-    fields[tag] = HUGE
+    values = {7: b"1", 16: b"0", tag: HUGE}
     session = logged_on(clock)
-    session.data_received(client_message(clock, b"2", b"2", b"7=%s\x0116=%s\x01" % (
-        fields[7], fields[16])))  # fmt: skip
+    resend_range = b"7=%s\x0116=%s\x01" % (values[7], values[16])
+    session.data_received(client_message(clock, b"2", b"2", resend_range))
     (reject,) = FixFramer().feed(session.data_to_send())
     assert (reject.msg_type, reject[371], reject[373]) == (b"3", b"%d" % tag, b"6")
     assert session.is_logged_on
@@ -110,9 +109,9 @@ def test_huge_group_count_is_rejected_by_the_dictionary(
     clock: ManualClock, fix44: FixDictionary
 ) -> None:
     session = logged_on(clock, dictionary=fix44)
-    order = b"11=x\x01453=" + HUGE + b"\x01448=p\x0121=1\x0155=X\x0154=1\x0160=%s\x0140=1\x01"
-    session.data_received(client_message(clock, b"D", b"2", order % format_utc_timestamp(
-        clock.time_ns())))  # fmt: skip
+    now = format_utc_timestamp(clock.time_ns())
+    order = b"11=x\x01453=%s\x01448=p\x0121=1\x0155=X\x0154=1\x0160=%s\x0140=1\x01"
+    session.data_received(client_message(clock, b"D", b"2", order % (HUGE, now)))
     (reject,) = FixFramer().feed(session.data_to_send())
     assert (reject.msg_type, reject[371], reject[373]) == (b"3", b"453", b"6")
 
@@ -238,7 +237,7 @@ _NUMBER = re.compile(rb"\d+")
 def mutated_streams(draw: st.DrawFn) -> bytes:
     """Valid messages with numbers blown up, tags padded, bytes flipped, framing refixed."""
     out = []
-    for body in draw(st.lists(st.sampled_from(SEEDS), min_size=1, max_size=4)):
+    for body in draw(st.lists(st.sampled_from(SEEDS), min_size=1, max_size=6)):
         numbers = list(_NUMBER.finditer(body))
         for _ in range(draw(st.integers(0, 3))):
             hit = numbers[draw(st.integers(0, len(numbers) - 1))]
@@ -257,11 +256,15 @@ def mutated_streams(draw: st.DrawFn) -> bytes:
     return draw(st.sampled_from([b"", b"8=FIX", HUGE])) + b"".join(out)
 
 
+# derandomize: the same 800 examples (about 2,200 frames) on every run, never a flake.
 @settings(
-    max_examples=800, deadline=None, derandomize=True, database=None,
+    max_examples=800,
+    deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
-@given(stream=mutated_streams() | st.binary(max_size=300), chunk=st.sampled_from([5, 64, 4096]))
+)
+@given(stream=mutated_streams() | st.binary(max_size=300), chunk=st.sampled_from([7, 64, 4096]))
 def test_adversarial_frames_only_ever_raise_typed_parse_errors(
     fix44: FixDictionary, stream: bytes, chunk: int
 ) -> None:
@@ -278,8 +281,5 @@ def test_adversarial_frames_only_ever_raise_typed_parse_errors(
         for start in range(0, len(stream), chunk):
             session.data_received(stream[start : start + chunk])  # must never raise
             session.data_to_send()
-        assert (
-            session.is_logged_on
-            or session.state is SessionState.AWAITING_LOGON
-            or (session.wants_close)
-        )
+        waiting = session.state is SessionState.AWAITING_LOGON
+        assert session.is_logged_on or waiting or session.wants_close
