@@ -8,7 +8,8 @@ fragmented messages and queues them for :meth:`ServerConnection.recv`. When the 
 returns, the connection is closed.
 
 Frames are encoded and decoded by :mod:`connectivity.transport.wsframes`, the code the client
-uses, in the other direction (client frames are masked). Floods skip per-message framing work:
+uses, in the other direction (client frames are masked, text is checked to be UTF-8); a frame
+that breaks the rules is answered with a close frame carrying its status code. Floods skip per-message framing work:
 :func:`encode_text_frame` builds a frame once and :meth:`ServerConnection.send_raw_frame`
 writes prebuilt frames (several concatenated ones too).
 """
@@ -19,7 +20,6 @@ import base64
 import hashlib
 import logging
 import socket
-import struct
 from collections.abc import Callable
 
 import gevent
@@ -31,12 +31,15 @@ from gevent.server import StreamServer
 from connectivity.errors import ParseError
 from connectivity.runtime import Supervisor
 from connectivity.transport.wsframes import (
+    CLOSE_NO_STATUS,
+    CLOSE_NORMAL,
     CLOSE_PROTOCOL_ERROR,
     OP_BINARY,
     OP_CLOSE,
     OP_PING,
     OP_PONG,
     FrameDecoder,
+    close_payload,
     encode_frame,
     encode_text_frame,
     parse_close,
@@ -59,7 +62,6 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CLOSE_WAIT_S = 1.0
 READ_BYTES = 65536
-CLOSE_INVALID_PAYLOAD = 1007
 
 
 def accept_key(key: str) -> str:
@@ -137,10 +139,9 @@ class ServerConnection:
     def _send_close(self, code: int, reason: str) -> None:
         if self._close_sent:
             return
-        payload = struct.pack("!H", code) + reason.encode("utf-8")[:123]
         try:
             with self._write_lock:
-                self._sock.sendall(encode_frame(OP_CLOSE, payload))
+                self._sock.sendall(encode_frame(OP_CLOSE, close_payload(code, reason)))
         except OSError:
             pass  # the peer is already gone; closing proceeds
         self._close_sent = True
@@ -167,6 +168,7 @@ class ServerConnection:
             self._control,
             masked=True,
             max_message_bytes=MAX_MESSAGE_BYTES,
+            validate_utf8=True,
             chunk_bytes=READ_BYTES,
             stopped=self._reading_done,
         )
@@ -193,10 +195,6 @@ class ServerConnection:
         return self.closed or self.close_received is not None
 
     def _text(self, message: bytes, ts: int) -> None:
-        try:
-            message.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ParseError("invalid UTF-8 in text message", code=CLOSE_INVALID_PAYLOAD) from None
         self._inbox.put(("text", message))
 
     def _binary(self, message: bytes, ts: int) -> None:
@@ -213,7 +211,7 @@ class ServerConnection:
         elif opcode == OP_CLOSE:
             code, reason = parse_close(payload)
             self.close_received = (code, reason)
-            self._send_close(1000 if code == 1005 else code, "")
+            self._send_close(CLOSE_NORMAL if code == CLOSE_NO_STATUS else code, "")
 
     def __repr__(self) -> str:
         return f"ServerConnection(path={self.path!r}, closed={self.closed})"

@@ -5,13 +5,21 @@ upgrade. After the handshake we read the socket ourselves, in large chunks, and 
 with :class:`~connectivity.transport.wsframes.FrameDecoder`: websocket-client reads each frame
 with several small ``recv`` calls and checks UTF-8 in pure Python, which caps it at a few ten
 thousand messages per second; ours hands each text payload to ``on_message(payload: bytes,
-ts_recv_ns)`` untouched (the JSON parser validates UTF-8). The decoder enforces the framing
-rules; pings, pongs and close are answered here; writes (text, ping, pong, close) still go
-through websocket-client, which masks them.
+ts_recv_ns)`` untouched: feeds' JSON parser (orjson) validates UTF-8, so checking it here too
+is off by default; ``WebSocketSettings.validate_utf8`` turns it on for a general-purpose client
+(invalid text then closes with 1007). The decoder enforces the framing rules; pings, pongs and
+close are answered here; writes (text, binary, ping, pong, close) still go through
+websocket-client, which masks them.
+
+Close handshake (RFC 6455 7): a server's close frame is answered with its code (1000 when it
+has none). A protocol violation (a bad frame, a close frame with a code a peer may not send, a
+reason or, when validated, text that is not UTF-8, a message over the limits) is answered with
+a close frame carrying the matching code (1002, 1007 or 1009) before the connection is dropped.
 ``ts_recv_ns`` is the wall time at which the read carrying the frame returned. Callbacks run in
 the reader greenlet; they must not call :meth:`WebSocketConnection.close` (use ``reconnect``).
 
-Liveness: server pings are answered with the same payload; our own pings go out every
+Liveness: server pings are answered with the same payload (only the latest of those that
+arrive while a pong waits for its slot: RFC 6455 5.5.3); our own pings go out every
 ``ping_interval_s`` and a missing pong within ``pong_timeout_s`` ends the connection; so do a
 connection with no frame at all for ``idle_timeout_s`` and a watched subscription with no
 *useful* message (the venue router calls :meth:`touch`) for its interval, even while pings
@@ -26,6 +34,8 @@ may arrive twice; the venue layer de-duplicates by update id.
 Outbound pacing: at most ``send_limit`` frames per ``send_window_s`` per connection, counting
 pings and pongs (Binance: 5 per second, control frames included). A sliding window is used,
 not a token bucket, because a burst after idle must not exceed the venue's per-second count.
+At most one pong waits for a slot at a time, so a ping flood costs one greenlet and, with sends
+queued, at most every other slot.
 """
 
 from __future__ import annotations
@@ -61,11 +71,16 @@ from connectivity.transport.wsclient import (
     websocket_client_factory,
 )
 from connectivity.transport.wsframes import (
+    CLOSE_NO_STATUS,
+    CLOSE_NORMAL,
+    CLOSE_PROTOCOL_ERROR,
+    OP_BINARY,
     OP_CLOSE,
     OP_PING,
     OP_PONG,
     OP_TEXT,
     FrameDecoder,
+    close_payload,
     parse_close,
 )
 
@@ -92,6 +107,7 @@ class _Session:
         self.next_ping_ns = now
         self.awaiting_pong_ns: int | None = None
         self.ping_payload = b""
+        self.pong_payload: bytes | None = None  # the latest ping, while its pong awaits a slot
         self.sent: collections.deque[int] = collections.deque()
         self.write_lock = gevent.lock.Semaphore()
         self.close_sent = False
@@ -207,12 +223,19 @@ class WebSocketConnection:
     # -- sending ---------------------------------------------------------------------------
     def send(self, message: str | bytes) -> None:
         """Send one text message (subscribe, login), paced to the per-connection rate."""
+        self._send_frame(self._live_session(), OP_TEXT, message)
+
+    def send_binary(self, message: bytes) -> None:
+        """Send one binary message, paced like :meth:`send`."""
+        self._send_frame(self._live_session(), OP_BINARY, message)
+
+    def _live_session(self) -> _Session:
         session = self._session
         if self._closing:
             raise ClosedError(f"websocket {self.name} is closed")
         if session is None or session.ended.is_set():
             raise ConnectionLost(f"websocket {self.name} is not connected")
-        self._send_frame(session, OP_TEXT, message)
+        return session
 
     def _send_frame(self, session: _Session, opcode: int, payload: str | bytes) -> None:
         wait_ns = self._reserve(session)
@@ -245,13 +268,30 @@ class WebSocketConnection:
             session.end(f"send failed: {exc!r}")
             raise ConnectionLost(f"websocket {self.name} send failed") from exc
 
-    def _pong_later(self, session: _Session, payload: bytes, wait_ns: int) -> None:
-        """Send a pong once its booked slot comes (own greenlet: the reader never waits)."""
+    def _pong_later(self, session: _Session, wait_ns: int) -> None:
+        """Send the pending pong once its booked slot comes (own greenlet: the reader never waits).
+
+        It answers the latest ping seen by then: the ones in between are coalesced into it.
+        """
         self._clock.sleep(wait_ns / NS_PER_SECOND)
+        payload, session.pong_payload = session.pong_payload, None
+        if payload is None or session.close_sent:
+            return
         try:
             self._write(session, OP_PONG, payload)
         except ConnectionLost:
             pass  # the reader sees the EOF next
+
+    def _send_close(self, session: _Session, code: int, reason: str = "") -> None:
+        """Send our one close frame (unpaced: it ends the connection); a write error is moot."""
+        if session.close_sent or session.ended.is_set():
+            return
+        session.close_sent = True
+        try:
+            with session.write_lock:
+                session.wire.send(close_payload(code, reason), OP_CLOSE)
+        except (OSError, wsclient.WebSocketException):
+            pass  # the connection is going away anyway
 
     # -- manager ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -339,12 +379,7 @@ class WebSocketConnection:
     def _close_session(self, session: _Session, reason: str) -> None:
         """Send a close frame, let the reader drain until the server answers, then end."""
         if not session.ended.is_set() and not session.close_sent:
-            session.close_sent = True
-            try:
-                with session.write_lock:
-                    session.wire.send_close(1000, b"")
-            except (OSError, wsclient.WebSocketException):
-                pass  # the connection is going away anyway
+            self._send_close(session, CLOSE_NORMAL)
             session.ended.wait(timeout=self.settings.close_timeout_s)
         session.end(reason)
 
@@ -419,6 +454,8 @@ class WebSocketConnection:
             self._read_frames(session)
         except ParseError as exc:
             self._count_error(exc, "protocol violation", key="ProtocolViolation")
+            code = exc.code if isinstance(exc.code, int) else CLOSE_PROTOCOL_ERROR
+            self._send_close(session, code, exc.message)
             session.end(f"protocol violation: {exc.message}")
         except OSError as exc:
             session.end(f"connection lost: {exc!r}")
@@ -433,6 +470,8 @@ class WebSocketConnection:
             self._binary,
             functools.partial(self._control, session),
             max_message_bytes=self.settings.max_message_bytes,
+            max_fragments=self.settings.max_fragments,
+            validate_utf8=self.settings.validate_utf8,
             chunk_bytes=self.settings.recv_bytes,
             on_error=self._handler_failed,
             stopped=session.ended.is_set,
@@ -476,6 +515,9 @@ class WebSocketConnection:
             self.stats.pings_received += 1
             if session.close_sent:
                 return
+            if session.pong_payload is not None:
+                session.pong_payload = payload  # the waiting pong answers this one instead
+                return
             wait_ns = self._reserve(session)
             if wait_ns <= 0:
                 try:
@@ -484,20 +526,15 @@ class WebSocketConnection:
                     pass  # the reader sees the EOF next
             elif not self._supervisor.closed:
                 # Behind queued sends a pong may wait its turn (Binance allows a minute).
-                self._supervisor.spawn(self._pong_later, session, payload, wait_ns, name="pong")
+                session.pong_payload = payload
+                self._supervisor.spawn(self._pong_later, session, wait_ns, name="pong")
         elif opcode == OP_PONG:
             self.stats.pongs_received += 1
             if payload == session.ping_payload:
                 session.awaiting_pong_ns = None
         elif opcode == OP_CLOSE:
-            code, text = parse_close(payload)
-            if not session.close_sent:
-                session.close_sent = True
-                try:
-                    with session.write_lock:
-                        session.wire.send_close(1000 if code == 1005 else code, b"")
-                except (OSError, wsclient.WebSocketException):
-                    pass
+            code, text = parse_close(payload)  # the decoder refused codes a peer may not send
+            self._send_close(session, CLOSE_NORMAL if code == CLOSE_NO_STATUS else code)
             session.end(f"closed by the server: {code} {text}".rstrip())
 
     # -- errors ----------------------------------------------------------------------------

@@ -35,10 +35,7 @@ class WireSocket(Protocol):
     sock: Any  # the connected (TLS) socket we read frames from
 
     def send(self, payload: bytes | str, opcode: int = OP_TEXT) -> int:
-        """Send one masked frame."""
-
-    def send_close(self, status: int = 1000, reason: bytes = b"") -> None:
-        """Send a close frame."""
+        """Send one masked frame (a close frame too: its payload is code and reason)."""
 
     def shutdown(self) -> None:
         """Close the socket at once."""
@@ -100,7 +97,9 @@ class WebSocketSettings:
     tick_s: float = 0.5  # watchdog period
     close_timeout_s: float = 1.0
     recv_bytes: int = 256 * 1024
-    max_message_bytes: int = 16 * 1024 * 1024
+    max_message_bytes: int = 16 * 1024 * 1024  # one frame, and a whole fragmented message
+    max_fragments: int = 65_536  # frames of one message (empty continuations cost memory too)
+    validate_utf8: bool = False  # feeds' JSON parser (orjson) validates; a general client: True
     error_log_interval_s: float = 10.0
 
 

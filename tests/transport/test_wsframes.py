@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from connectivity.errors import ParseError
 from connectivity.transport.wsframes import (
+    CLOSE_INVALID_PAYLOAD,
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_PROTOCOL_ERROR,
     OP_BINARY,
@@ -20,6 +21,7 @@ from connectivity.transport.wsframes import (
     OP_PONG,
     OP_TEXT,
     FrameDecoder,
+    close_payload,
     encode_frame,
     encode_text_frame,
     frame_length,
@@ -251,3 +253,127 @@ def test_parse_close_reads_code_and_reason_or_reports_no_status() -> None:
     assert parse_close(struct.pack("!H", 4000) + "adiós".encode()) == (4000, "adiós")
     assert parse_close(b"") == (1005, "")
     assert parse_close(struct.pack("!H", 1000) + b"\xff") == (1000, "\ufffd")
+
+
+# -- limits on fragmented messages -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_the_first_fragment_counts_against_the_message_size_limit(masked: bool) -> None:
+    data = frame(OP_TEXT, b"a" * 1000, masked, fin=False) + frame(OP_CONT, b"b" * 1000, masked)
+    sink = Sink(masked=masked, max_message_bytes=1000)
+    with pytest.raises(ParseError, match="exceeds the 1000-byte size limit") as err:
+        sink.decoder.feed(data)
+    assert err.value.code == CLOSE_MESSAGE_TOO_BIG and sink.events == []
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_a_message_in_more_fragments_than_allowed_is_refused_even_if_they_are_empty(
+    masked: bool,
+) -> None:
+    empty = frame(OP_CONT, b"", masked, fin=False)
+    allowed = frame(OP_TEXT, b"a", masked, fin=False) + empty * 6 + frame(OP_CONT, b"", masked)
+    sink = Sink(masked=masked, max_fragments=8)
+    assert sink.decoder.feed(allowed) == (8, 1)  # eight frames: exactly the limit
+    assert sink.events == [("text", None, b"a")]
+    with pytest.raises(ParseError, match="more than 8 fragments") as err:
+        sink.decoder.feed(frame(OP_BINARY, b"a", masked, fin=False) + empty * 100_000)
+    assert err.value.code == CLOSE_MESSAGE_TOO_BIG
+    assert len(sink.decoder._frags) == 8  # refused at the ninth, not after holding them all
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_a_control_frame_declaring_more_than_125_bytes_is_refused_before_its_payload(
+    masked: bool,
+) -> None:
+    header = frame(OP_PING, b"p" * 70_000, masked)[:14]  # header only: the payload never came
+    with pytest.raises(ParseError, match="at most 125 bytes") as err:
+        Sink(masked=masked).decoder.feed(header)
+    assert err.value.code == CLOSE_PROTOCOL_ERROR
+
+
+# -- close frames ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\x03", CLOSE_PROTOCOL_ERROR),  # one byte: half a status code
+        *[
+            (struct.pack("!H", status), CLOSE_PROTOCOL_ERROR)
+            for status in (0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535)
+        ],
+        (struct.pack("!H", 1000) + b"\xce", CLOSE_INVALID_PAYLOAD),  # a cut character
+        (struct.pack("!H", 4000) + b"bad \xff reason", CLOSE_INVALID_PAYLOAD),
+    ],
+)
+@pytest.mark.parametrize("masked", [False, True])
+def test_a_close_frame_a_peer_may_not_send_is_a_protocol_error_with_its_code(
+    masked: bool, payload: bytes, code: int
+) -> None:
+    sink = Sink(masked=masked)
+    with pytest.raises(ParseError, match="close") as err:
+        sink.decoder.feed(frame(OP_CLOSE, payload, masked))
+    assert err.value.code == code and sink.events == []
+
+
+@pytest.mark.parametrize("status", [1000, 1001, 1002, 1003, 1007, 1011, 1012, 1014, 3000, 4999])
+def test_a_close_frame_with_a_valid_code_and_utf8_reason_is_handed_out(status: int) -> None:
+    payload = struct.pack("!H", status) + "adiós".encode()
+    sink = Sink()
+    sink.decoder.feed(frame(OP_CLOSE, payload, False) + frame(OP_CLOSE, b"", False))
+    assert sink.events == [("control", OP_CLOSE, payload), ("control", OP_CLOSE, b"")]
+
+
+def test_close_payload_cuts_a_long_reason_on_a_character_boundary() -> None:
+    payload = close_payload(1002, "é" * 100)  # 200 bytes of reason, 123 fit
+    assert len(payload) == 124 and payload[:2] == struct.pack("!H", 1002)
+    assert parse_close(payload) == (1002, "é" * 61)  # the split 62nd character is dropped
+    assert close_payload(1000) == b"\x03\xe8"
+
+
+# -- UTF-8 validation of text ------------------------------------------------------------------
+
+E_ACUTE = "é".encode()  # two bytes: \xc3\xa9
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_utf8_validation_is_off_by_default_and_text_is_handed_out_as_sent(masked: bool) -> None:
+    sink = Sink(masked=masked)
+    sink.decoder.feed(frame(OP_TEXT, b"\xff\xfe", masked))
+    assert sink.events == [("text", None, b"\xff\xfe")]
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_validated_text_split_inside_a_character_across_fragments_is_delivered(
+    masked: bool,
+) -> None:
+    data = (
+        frame(OP_TEXT, b"caf" + E_ACUTE[:1], masked, fin=False)
+        + frame(OP_CONT, E_ACUTE[1:], masked, fin=False)
+        + frame(OP_CONT, b"", masked)
+        + frame(OP_TEXT, "ok ✓".encode(), masked)
+    )
+    sink = Sink(masked=masked, validate_utf8=True)
+    sink.feed_all(cut(data, [5, 3, 1, 7]))
+    assert sink.events == [("text", None, "café".encode()), ("text", None, "ok ✓".encode())]
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [(0x81, b"ok \xff")],  # one frame
+        [(0x01, b"ok"), (0x00, b"\xc3"), (0x00, b"A")],  # a character broken across frames
+        [(0x01, b"ok \xc3"), (0x00, b"\xff")],  # fails fast: the final frame never comes
+        [(0x01, b"ok"), (0x80, b"\xc3")],  # the message ends inside a character
+    ],
+)
+def test_validated_text_that_is_not_utf8_is_refused_with_1007(
+    masked: bool, frames: list[tuple[int, bytes]]
+) -> None:
+    data = b"".join(frame(b0 & 0x0F, p, masked, fin=bool(b0 & 0x80)) for b0, p in frames)
+    sink = Sink(masked=masked, validate_utf8=True)
+    with pytest.raises(ParseError, match="not valid UTF-8") as err:
+        sink.decoder.feed(data)
+    assert err.value.code == CLOSE_INVALID_PAYLOAD and sink.events == []
