@@ -9,9 +9,9 @@ returns, the connection is closed.
 
 Frames are encoded and decoded by :mod:`connectivity.transport.wsframes`, the code the client
 uses, in the other direction (client frames are masked, text is checked to be UTF-8); a frame
-that breaks the rules is answered with a close frame carrying its status code. Floods skip per-message framing work:
-:func:`encode_text_frame` builds a frame once and :meth:`ServerConnection.send_raw_frame`
-writes prebuilt frames (several concatenated ones too).
+that breaks the rules is answered with a close frame carrying its status code. Floods skip
+per-message framing work: :func:`encode_text_frame` builds a frame once and
+:meth:`ServerConnection.send_raw_frame` writes prebuilt frames (several concatenated ones too).
 """
 
 from __future__ import annotations

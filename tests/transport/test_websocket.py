@@ -607,6 +607,35 @@ def test_pong_waiting_for_the_budget_never_stalls_message_delivery() -> None:
         conn.close()
 
 
+def test_a_ping_flood_costs_one_pending_pong_and_never_starves_a_subscribe() -> None:
+    clock = ManualClock()
+    conn = WebSocketConnection(
+        "ws://fake/", lambda p, t: None, clock=clock,
+        settings=attrs.evolve(FAST, send_limit=5, send_window_s=1.0),
+    )  # fmt: skip
+    flood = b"".join(encode_frame(0x9, b"%d" % i) for i in range(20_000))
+    wire = FakeWire([flood[i : i + 65536] for i in range(0, len(flood), 65536)])
+    session = _Session(wire, 1, 0, gevent.event.Event())
+    conn._session = session
+    sender = Supervisor("sender")
+    try:
+        conn._read_frames(session)  # returns at EOF, all 20,000 pings read
+        assert conn.stats.pings_received == 20_000
+        assert [p for p, _ in wire.sent] == [b"0", b"1", b"2", b"3", b"4"]  # the window's five
+        assert len(conn._supervisor) == 1  # one pong waits for a slot, not 19,995 greenlets
+        # What send() does; the fake wire's EOF has ended the session, so call under it.
+        sender.spawn(conn._send_frame, session, 0x1, b'{"method":"SUBSCRIBE"}')
+        wait_for(lambda: clock.sleepers == 2)
+        clock.advance(1.0)  # one window later: the waiting pong, then the subscribe
+        wait_for(lambda: len(wire.sent) == 7)
+        assert wire.sent[5:] == [(b"19999", 0xA), (b'{"method":"SUBSCRIBE"}', 0x1)]
+        assert len(conn._supervisor) == 0
+    finally:
+        session.end("test over")
+        sender.close()
+        conn.close()
+
+
 def test_tls_handshake_failure_is_counted_as_connect_failed(server_factory, connections) -> None:
     server = server_factory(hold_open)
     rec = Recorder()
@@ -658,6 +687,99 @@ def test_close_sends_a_close_frame_and_leaves_no_greenlet(server_factory) -> Non
     wait_for(lambda: seen[0].closed)
     assert seen[0].close_received == (1000, "")
     assert len(conn._supervisor) == 0  # the leak check in conftest verifies the rest
+
+
+def first_connection_sends(frame: bytes, seen: list[ServerConnection]) -> Callable[..., None]:
+    """A handler that sends ``frame`` on the first connection and then stays open."""
+
+    def handler(conn: ServerConnection) -> None:
+        seen.append(conn)
+        if len(seen) == 1:
+            conn.send_raw_frame(frame)
+        hold_open(conn)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("payload", "answer"),
+    [
+        (struct.pack("!H", 1001) + b"going away", 1001),  # a valid code is echoed
+        (struct.pack("!H", 3000), 3000),
+        (struct.pack("!H", 4999), 4999),
+        (b"", 1000),  # no code: a normal closure
+        (b"\x03", 1002),  # one byte
+        *[(struct.pack("!H", code), 1002) for code in (999, 1004, 1005, 1006, 1015, 2999, 5000)],
+        (struct.pack("!H", 1000) + b"\xff", 1007),  # reason not UTF-8
+    ],
+)
+def test_a_server_close_frame_is_answered_with_its_code_or_the_violation_it_is(
+    server_factory, connections, payload: bytes, answer: int
+) -> None:
+    seen: list[ServerConnection] = []
+    server = server_factory(first_connection_sends(encode_frame(0x8, payload), seen))
+    rec = Recorder()
+    conn = connect(connections, server.url(), rec)
+    wait_for(lambda: seen and seen[0].close_received is not None)
+    assert seen[0].close_received is not None and seen[0].close_received[0] == answer
+    wait_for(lambda: conn.stats.connects == 2)  # and the client reconnects
+    assert conn.stats.errors["ProtocolViolation"] == (answer in (1002, 1007))
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "why"),
+    [
+        (b"\x91\x00", 1002, "reserved bits"),
+        (b"\x83\x00", 1002, "reserved opcode"),
+        (b"\x81\x82abcd\x00\x00", 1002, "masked"),
+        (b"\x80\x01x", 1002, "continuation"),
+        (encode_frame(0x9, b"p", fin=False), 1002, "control frames"),
+        (encode_frame(0x1, b"x" * 1001), 1009, "exceeds"),
+        (encode_frame(0x1, b"x" * 600, fin=False) + encode_frame(0x0, b"x" * 600), 1009, "size"),
+        (encode_frame(0x2, b"", fin=False) + encode_frame(0x0, b"", fin=False) * 9, 1009, "frag"),
+    ],
+)
+def test_a_protocol_violation_is_answered_with_a_close_frame_carrying_its_code(
+    server_factory, connections, frame: bytes, code: int, why: str
+) -> None:
+    seen: list[ServerConnection] = []
+    server = server_factory(first_connection_sends(frame, seen))
+    rec = Recorder()
+    cfg = attrs.evolve(FAST, max_message_bytes=1000, max_fragments=8)
+    conn = connect(connections, server.url(), rec, settings=cfg)
+    wait_for(lambda: conn.stats.connects == 2)
+    assert seen[0].close_received is not None and seen[0].close_received[0] == code
+    assert conn.stats.errors["ProtocolViolation"] == 1 and why in rec.disconnects[0]
+    assert rec.messages == []
+
+
+def test_validated_text_that_is_not_utf8_closes_with_1007_and_valid_text_arrives(
+    server_factory, connections
+) -> None:
+    seen: list[ServerConnection] = []
+    split = encode_frame(0x1, b"caf\xc3", fin=False) + encode_frame(0x0, b"\xa9")
+    bad = encode_frame(0x1, b"ok \xc3", fin=False) + encode_frame(0x0, b"(")
+    server = server_factory(first_connection_sends(split + bad, seen))
+    rec = Recorder()
+    conn = connect(connections, server.url(), rec, settings=attrs.evolve(FAST, validate_utf8=True))
+    wait_for(lambda: conn.stats.connects == 2)
+    assert rec.messages == ["café".encode()]
+    assert seen[0].close_received is not None and seen[0].close_received[0] == 1007
+
+
+def test_send_binary_delivers_a_binary_message(server_factory, connections) -> None:
+    received: list[tuple[str, bytes] | None] = []
+
+    def handler(conn: ServerConnection) -> None:
+        received.append(conn.recv(timeout=5))
+        hold_open(conn)
+
+    server = server_factory(handler)
+    conn = connect(connections, server.url(), Recorder())
+    wait_for(lambda: conn.connected.is_set())
+    conn.send_binary(b"\x00\xff\x80")
+    wait_for(lambda: received)
+    assert received == [("binary", b"\x00\xff\x80")]
 
 
 # -- the frame parser, property-tested over arbitrary read boundaries ---------------------

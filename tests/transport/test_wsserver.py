@@ -306,3 +306,49 @@ def test_encode_frame_is_parsed_by_websocket_client(opcode: int, payload: bytes,
     reader = websocket._abnf.frame_buffer(recv, skip_utf8_validation=True)
     parsed = reader.recv_frame()
     assert (parsed.fin, parsed.opcode, parsed.data) == (int(fin), opcode, payload)
+
+
+def _close_code_answering(server: WebSocketServer, frames: bytes) -> int:
+    """Send raw client ``frames``; return the code of the server's close frame."""
+    sock = _raw_upgrade(server)
+    try:
+        sock.sendall(frames)
+        got = b""
+        while len(got) < 4:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        assert got[0] == 0x88, got
+        return int(struct.unpack("!H", got[2:4])[0])
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (struct.pack("!H", 1004), 1002),
+        (struct.pack("!H", 2999), 1002),
+        (b"\x03", 1002),
+        (struct.pack("!H", 4000) + b"\xff", 1007),
+        (struct.pack("!H", 4000) + b"ok", 4000),  # a valid code is echoed
+    ],
+)
+def test_client_close_frame_is_echoed_or_answered_with_the_violation_code(
+    serve, payload: bytes, code: int
+) -> None:
+    server = serve(echo)
+    assert _close_code_answering(server, _masked(0x8, payload)) == code
+
+
+def test_client_text_that_is_not_utf8_across_fragments_is_closed_with_1007(serve) -> None:
+    server = serve(echo)
+    frames = _masked(0x1, b"ok \xc3", fin=False) + _masked(0x0, b"(")
+    assert _close_code_answering(server, frames) == 1007
+
+
+def test_client_message_in_too_many_empty_fragments_is_closed_with_1009(serve) -> None:
+    server = serve(echo)
+    frames = _masked(0x2, b"", fin=False) + _masked(0x0, b"", fin=False) * 70_000
+    assert _close_code_answering(server, frames) == 1009
