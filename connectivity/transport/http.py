@@ -306,12 +306,13 @@ class RestClient:
             stats.record(clock.monotonic_ns() - started, ok=False)
             raise self._translate(exc, operation, idempotent) from exc
         latency, received_ns = clock.monotonic_ns() - started, clock.time_ns()
-        self._apply_usage(reply.headers, sent_ns)
-        status, content = reply.status_code, reply.content
+        with reply:  # its connection goes back to the pool whatever the outcome
+            status, content, headers = reply.status_code, reply.content, reply.headers
+        self._apply_usage(headers, sent_ns)
         error: errors.ConnectivityError | None = None
         data: Any = None
         if not 200 <= status < 300:
-            error = self._status_error(status, content, reply.headers, operation, idempotent)
+            error = self._status_error(status, content, headers, operation, idempotent)
         elif content:
             try:
                 data = orjson.loads(content)
@@ -321,7 +322,7 @@ class RestClient:
         stats.record(latency, ok=error is None)
         if error is not None:
             raise error
-        return RestResponse(status, data, reply.headers, latency, sent_ns, received_ns)
+        return RestResponse(status, data, headers, latency, sent_ns, received_ns)
 
     def _apply_usage(self, headers: Mapping[str, str], sent_ns: int) -> None:
         if self.limiter is None:
@@ -400,6 +401,8 @@ class RestClient:
     def close(self) -> None:
         """Close the session and its pooled connections; later requests raise errors.ClosedError."""
         self._closed = True
+        for adapter in self._session.adapters.values():
+            _close_pools(adapter)
         self._session.close()
 
     def __enter__(self) -> RestClient:
@@ -418,6 +421,22 @@ _BAD_INPUT = (
     requests.exceptions.InvalidSchema,
     requests.exceptions.MissingSchema,
 )
+
+
+def _close_pools(adapter: requests.adapters.BaseAdapter) -> None:
+    """Close the sockets of every pool of ``adapter`` now.
+
+    ``Session.close()`` only forgets the pools (urllib3 2 closes a pool when it is collected);
+    one still referred to, by a reply an exception's traceback holds for instance, keeps its
+    sockets open until the garbage collector runs.
+    """
+    if not isinstance(adapter, requests.adapters.HTTPAdapter):
+        return
+    for manager in [adapter.poolmanager, *adapter.proxy_manager.values()]:
+        for key in manager.pools.keys():  # noqa: SIM118 (the container refuses iteration)
+            pool = manager.pools.get(key)
+            if pool is not None:
+                pool.close()
 
 
 def _reason(exc: BaseException) -> BaseException | None:

@@ -13,6 +13,7 @@ from urllib.parse import quote_plus
 import attrs
 import gevent
 import gevent.event
+import gevent.pool
 import gevent.pywsgi
 import gevent.server
 import orjson
@@ -657,3 +658,57 @@ def test_connection_dropped_after_the_request_left_leaves_an_order_in_doubt() ->
     finally:
         server.stop(timeout=2)
     assert received[0].startswith(b"POST /api/v3/order ")
+
+
+class KeepAliveVenue:
+    """Answers each request with the status its path names, keeping the connection alive.
+
+    ``open`` counts the client connections whose socket the client has not closed yet.
+    """
+
+    BODY = b'{"code":-1121,"msg":"Invalid symbol."}'
+
+    def __init__(self) -> None:
+        self.open = 0
+
+    def __call__(self, sock: socket.socket, address: Any) -> None:
+        self.open += 1
+        buf = b""
+        try:
+            while chunk := sock.recv(65536):  # b"" once the client closed its socket
+                buf += chunk
+                while b"\r\n\r\n" in buf:
+                    head, _, buf = buf.partition(b"\r\n\r\n")
+                    status = int(head.split(b" ")[1].strip(b"/"))
+                    sock.sendall(
+                        b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (status, len(self.BODY), self.BODY)
+                    )
+        finally:
+            self.open -= 1
+            sock.close()
+
+
+@pytest.mark.parametrize("status", [200, 400, 404, 418, 429, 500, 503])
+def test_close_shuts_the_socket_even_while_the_error_of_a_non_2xx_reply_is_held(
+    status: int,
+) -> None:
+    app = KeepAliveVenue()
+    # A pool, so that stop() kills a handler still waiting when the test fails.
+    server = gevent.server.StreamServer(("127.0.0.1", 0), app, spawn=gevent.pool.Pool(4))
+    server.start()
+    held: list[ConnectivityError] = []  # with its traceback, as a caller logging it later would
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        rest = RestClient(base, venue="loop", clock=SystemClock())
+        try:
+            rest.get(f"/{status}")
+        except ConnectivityError as exc:
+            held.append(exc)
+        assert app.open == 1 and len(held) == (status != 200)
+        rest.close()
+        with gevent.Timeout(5, AssertionError("the socket stayed open after close()")):
+            while app.open:
+                gevent.sleep(0.005)
+    finally:
+        server.stop(timeout=2)
