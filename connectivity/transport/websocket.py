@@ -9,17 +9,18 @@ ts_recv_ns)`` untouched: feeds' JSON parser (orjson) validates UTF-8, so checkin
 is off by default; ``WebSocketSettings.validate_utf8`` turns it on for a general-purpose client
 (invalid text then closes with 1007). The decoder enforces the framing rules; pings, pongs and
 close are answered here; writes (text, binary, ping, pong, close) still go through
-websocket-client, which masks them.
+websocket-client, which masks them. ``ts_recv_ns`` is the wall time at which the read carrying
+the frame returned. Callbacks run in the reader greenlet; they must not call
+:meth:`WebSocketConnection.close` (use ``reconnect``).
 
 Close handshake (RFC 6455 7): a server's close frame is answered with its code (1000 when it
 has none). A protocol violation (a bad frame, a close frame with a code a peer may not send, a
 reason or, when validated, text that is not UTF-8, a message over the limits) is answered with
 a close frame carrying the matching code (1002, 1007 or 1009) before the connection is dropped.
-``ts_recv_ns`` is the wall time at which the read carrying the frame returned. Callbacks run in
-the reader greenlet; they must not call :meth:`WebSocketConnection.close` (use ``reconnect``).
 
-Liveness: server pings are answered with the same payload (only the latest of those that
-arrive while a pong waits for its slot: RFC 6455 5.5.3); our own pings go out every
+Liveness: server pings are answered with the same payload; at most one pong waits for an
+outbound slot, answering the latest ping (RFC 6455 5.5.3), so a ping flood costs one greenlet
+and, with sends queued, at most every other slot. Our own pings go out every
 ``ping_interval_s`` and a missing pong within ``pong_timeout_s`` ends the connection; so do a
 connection with no frame at all for ``idle_timeout_s`` and a watched subscription with no
 *useful* message (the venue router calls :meth:`touch`) for its interval, even while pings
@@ -34,8 +35,6 @@ may arrive twice; the venue layer de-duplicates by update id.
 Outbound pacing: at most ``send_limit`` frames per ``send_window_s`` per connection, counting
 pings and pongs (Binance: 5 per second, control frames included). A sliding window is used,
 not a token bucket, because a burst after idle must not exceed the venue's per-second count.
-At most one pong waits for a slot at a time, so a ping flood costs one greenlet and, with sends
-queued, at most every other slot.
 """
 
 from __future__ import annotations

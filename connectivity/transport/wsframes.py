@@ -12,9 +12,10 @@ close status to send (1002, 1007 or 1009).
 
 The client (:mod:`connectivity.transport.websocket`) decodes unmasked server frames, millions a
 minute on a busy feed, so that direction has its own loop with the header parsing inlined and a
-single-frame text message handed straight to ``on_text``; every other frame takes the general
-path that both directions share. The loopback server of :mod:`connectivity.sim.wsserver`
-decodes masked client frames with the same decoder and encodes with :func:`encode_frame`.
+single-frame text message handed straight to ``on_text`` (unless text is validated); every
+other frame takes the general path that both directions share. The loopback server of
+:mod:`connectivity.sim.wsserver` decodes masked client frames with the same decoder and
+encodes with :func:`encode_frame`.
 """
 
 from __future__ import annotations
@@ -232,20 +233,17 @@ class FrameDecoder:
                 if end - pos < 4:
                     break
                 n, start = (buf[pos + 2] << 8) | buf[pos + 3], pos + 4
-                if b0 & 0x08:
-                    raise _violation(_CONTROL_RULE)
             elif n == 127:
                 if end - pos < 10:
                     break
                 n, start = int.from_bytes(buf[pos + 2 : pos + 10], "big"), pos + 10
-                if b0 & 0x08:
-                    raise _violation(_CONTROL_RULE)
             else:
                 raise _violation("server frame is masked", payload=buf[pos : pos + 16])
             if n > limit:
                 raise _too_big(n, limit)
             stop = start + n
             if stop > end:
+                _check_incomplete(b0, n)
                 break
             payload = buf[start:stop]
             pos = stop
@@ -278,12 +276,11 @@ class FrameDecoder:
                 break
             if n >= 126:
                 n = int.from_bytes(buf[pos + 2 : start], "big")
-                if buf[pos] & 0x08:
-                    raise _violation(_CONTROL_RULE)
             if n > limit:
                 raise _too_big(n, limit)
             stop = start + 4 + n
             if stop > end:
+                _check_incomplete(buf[pos], n)
                 break
             payload = _unmask(buf[start + 4 : stop], buf[start : start + 4])
             frames += 1
@@ -354,6 +351,15 @@ class FrameDecoder:
                 raise
             self.on_error(exc)
         return 1
+
+
+def _check_incomplete(b0: int, n: int) -> None:
+    """Refuse an incomplete control frame that declares too long a payload, before buffering it.
+
+    (A complete one is refused by ``_frame``; checking here keeps the per-frame path short.)
+    """
+    if n > MAX_CONTROL_PAYLOAD and b0 & 0x08:
+        raise _violation(_CONTROL_RULE)
 
 
 def _too_big(n: int, limit: int) -> ParseError:
