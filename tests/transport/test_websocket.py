@@ -690,7 +690,11 @@ def test_close_sends_a_close_frame_and_leaves_no_greenlet(server_factory) -> Non
 
 
 def first_connection_sends(frame: bytes, seen: list[ServerConnection]) -> Callable[..., None]:
-    """A handler that sends ``frame`` on the first connection and then stays open."""
+    """A handler that sends ``frame`` on the first connection and then stays open.
+
+    A violation is the last frame sent: bytes the client leaves unread would make its close
+    a TCP reset, racing the server's read of the close frame.
+    """
 
     def handler(conn: ServerConnection) -> None:
         seen.append(conn)
@@ -736,7 +740,7 @@ def test_a_server_close_frame_is_answered_with_its_code_or_the_violation_it_is(
         (encode_frame(0x9, b"p", fin=False), 1002, "control frames"),
         (encode_frame(0x1, b"x" * 1001), 1009, "exceeds"),
         (encode_frame(0x1, b"x" * 600, fin=False) + encode_frame(0x0, b"x" * 600), 1009, "size"),
-        (encode_frame(0x2, b"", fin=False) + encode_frame(0x0, b"", fin=False) * 9, 1009, "frag"),
+        (encode_frame(0x2, b"", fin=False) + encode_frame(0x0, b"", fin=False) * 8, 1009, "frag"),
     ],
 )
 def test_a_protocol_violation_is_answered_with_a_close_frame_carrying_its_code(
@@ -747,8 +751,9 @@ def test_a_protocol_violation_is_answered_with_a_close_frame_carrying_its_code(
     rec = Recorder()
     cfg = attrs.evolve(FAST, max_message_bytes=1000, max_fragments=8)
     conn = connect(connections, server.url(), rec, settings=cfg)
-    wait_for(lambda: conn.stats.connects == 2)
+    wait_for(lambda: seen and seen[0].close_received is not None)
     assert seen[0].close_received is not None and seen[0].close_received[0] == code
+    wait_for(lambda: conn.stats.connects == 2)
     assert conn.stats.errors["ProtocolViolation"] == 1 and why in rec.disconnects[0]
     assert rec.messages == []
 
@@ -762,9 +767,10 @@ def test_validated_text_that_is_not_utf8_closes_with_1007_and_valid_text_arrives
     server = server_factory(first_connection_sends(split + bad, seen))
     rec = Recorder()
     conn = connect(connections, server.url(), rec, settings=attrs.evolve(FAST, validate_utf8=True))
+    wait_for(lambda: seen and seen[0].close_received is not None)
+    assert seen[0].close_received is not None and seen[0].close_received[0] == 1007
     wait_for(lambda: conn.stats.connects == 2)
     assert rec.messages == ["café".encode()]
-    assert seen[0].close_received is not None and seen[0].close_received[0] == 1007
 
 
 def test_send_binary_delivers_a_binary_message(server_factory, connections) -> None:
