@@ -815,9 +815,6 @@ class FakeWire:
         self.sent.append((payload, opcode))
         return len(payload)
 
-    def send_close(self, status: int = 1000, reason: bytes = b"") -> None:
-        self.sent.append((struct.pack("!H", status) + reason, 8))
-
     def shutdown(self) -> None:
         pass
 
