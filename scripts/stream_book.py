@@ -34,6 +34,7 @@ from typing import Any, TextIO  # noqa: E402
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 
+from connectivity.connector.recording import RecordWriter  # noqa: E402
 from connectivity.core.book_sync import BookInvalid, BookValid  # noqa: E402
 from connectivity.core.clock import NS_PER_SECOND, SystemClock  # noqa: E402
 from connectivity.core.decimal import format_fixed  # noqa: E402
@@ -42,8 +43,7 @@ from exchanges.binance.connector import (  # noqa: E402
     BinanceMarketDataConfig,
     venue_symbol,
 )
-from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, REST_BASE_URLS  # noqa: E402
-from exchanges.binance.recording import RecordWriter  # noqa: E402
+from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, REST_BASE_URLS, VENUE  # noqa: E402
 
 LIVE_WS_URL = "wss://stream.binance.com:9443"
 CLEAR_EOL, CLEAR_EOS, HOME = "\x1b[K", "\x1b[J", "\x1b[H"
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         venue = BinanceSimVenue(seed=args.seed).start()
         rest_url, ws_url = venue.rest_url, venue.ws_url
-    recorder = RecordWriter(args.record) if args.record else None
+    recorder = RecordWriter(args.record, venue=VENUE) if args.record else None
     monitor = Monitor(symbols)
     config = BinanceMarketDataConfig(
         symbols=symbols, rest_url=rest_url, ws_url=ws_url, book_depth=args.book_depth

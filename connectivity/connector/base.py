@@ -14,8 +14,6 @@ subclasses on top of the same pieces: its REST client, its clock and :meth:`emit
 
 from __future__ import annotations
 
-import collections
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -23,24 +21,22 @@ import gevent
 import gevent.queue
 
 from connectivity.core.clock import NS_PER_SECOND, Clock
+from connectivity.core.counters import ErrorCounter
+from connectivity.core.events import Event, EventSink
 from connectivity.errors import ClosedError
 from connectivity.runtime import Supervisor
 
 __all__ = ["Connector", "EventSink", "QueueSink"]
-
-log = logging.getLogger(__name__)
-
-EventSink = Callable[[Any], None]
 
 
 class QueueSink:
     """An event sink backed by a bounded gevent queue (oldest events dropped when full)."""
 
     def __init__(self, maxsize: int = 100_000) -> None:
-        self.queue: gevent.queue.Queue[Any] = gevent.queue.Queue(maxsize)
+        self.queue: gevent.queue.Queue[Event] = gevent.queue.Queue(maxsize)
         self.dropped = 0
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: Event) -> None:
         """Put ``event``; a full queue drops its oldest event rather than block the feed."""
         queue = self.queue
         if queue.full():
@@ -51,7 +47,7 @@ class QueueSink:
             self.dropped += 1
         queue.put_nowait(event)
 
-    def get(self, timeout: float) -> Any | None:
+    def get(self, timeout: float) -> Event | None:
         """Return the next event, or None after ``timeout`` seconds."""
         try:
             return self.queue.get(timeout=timeout)
@@ -67,7 +63,7 @@ class Connector:
     def __init__(self, *, clock: Clock, sink: EventSink | None = None, name: str = "") -> None:
         self.clock = clock
         self.name = name or self.venue or type(self).__name__
-        self.errors: collections.Counter[str] = collections.Counter()
+        self.errors = ErrorCounter(self.name, clock.monotonic_ns)
         self._sink = sink
         self._supervisor = Supervisor(self.name, on_failure=self._greenlet_failed)
         self._started = False
@@ -130,7 +126,7 @@ class Connector:
 
         return self.spawn(loop, name=name)
 
-    def emit(self, event: Any) -> None:
+    def emit(self, event: Event) -> None:
         """Hand ``event`` to the bot's sink (its exceptions are counted, never propagated)."""
         sink = self._sink
         if sink is None:
@@ -141,12 +137,8 @@ class Connector:
             self.count_error(exc, "event sink raised")
 
     def count_error(self, exc: BaseException, what: str) -> None:
-        """Count ``exc`` by type; log the first and then every 1000th of each type."""
-        key = type(exc).__name__
-        self.errors[key] += 1
-        n = self.errors[key]
-        if n == 1 or n % 1000 == 0:
-            log.warning("%s: %s (%s #%d): %s", self.name, what, key, n, exc)
+        """Count ``exc`` by type (see :class:`ErrorCounter` for how often it is logged)."""
+        self.errors.count(exc, what)
 
     def _greenlet_failed(self, name: str, exc: BaseException) -> None:
         self.count_error(exc, f"greenlet {name} died")

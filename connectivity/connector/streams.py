@@ -7,12 +7,18 @@ streams per frame, so a venue's per-connection message limit (Binance: 5 frames/
 by the transport's pacing) is spent on few frames. The frame format is venue knowledge and
 comes in as ``encode(method, streams, request_id) -> str``.
 
+How the venue acknowledges is declared by :class:`AckMode`: by the request id it echoes
+(Binance, :meth:`Subscriptions.on_ack`), by naming the subscribed streams (Kraken, Coinbase:
+:meth:`Subscriptions.on_ack_streams`), or not at all (a request counts as acknowledged once
+sent).
+
 Not thread-safe; meant for one gevent hub. Waiting for acknowledgements uses a gevent event
 (this module is in the connector layer, which may use gevent).
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
 from collections.abc import Callable, Iterable
 
@@ -20,12 +26,20 @@ import gevent.event
 
 from connectivity.errors import ConfigError
 
-__all__ = ["SUBSCRIBE", "UNSUBSCRIBE", "Encoder", "Subscriptions"]
+__all__ = ["SUBSCRIBE", "UNSUBSCRIBE", "AckMode", "Encoder", "Subscriptions"]
 
 SUBSCRIBE = "SUBSCRIBE"
 UNSUBSCRIBE = "UNSUBSCRIBE"
 Encoder = Callable[[str, list[str], int], str]
 Sender = Callable[[str], None]
+
+
+class AckMode(enum.Enum):
+    """How a venue acknowledges subscription requests."""
+
+    REQUEST_ID = "request_id"  # the answer echoes our request id
+    STREAMS = "streams"  # the answer names the (un)subscribed streams
+    NONE = "none"  # no answer: a request is taken as acknowledged once sent
 
 
 class Subscriptions:
@@ -38,12 +52,14 @@ class Subscriptions:
         max_streams: int = 1024,
         batch_size: int = 200,
         ids: Iterable[int] | None = None,
+        ack_mode: AckMode = AckMode.REQUEST_ID,
     ) -> None:
         if max_streams < 1 or batch_size < 1:
             raise ConfigError("max_streams and batch_size must be >= 1")
         self._encode = encode
         self.max_streams = max_streams
         self.batch_size = batch_size
+        self.ack_mode = ack_mode
         self._ids = iter(ids) if ids is not None else itertools.count(1)
         self.desired: dict[str, None] = {}  # insertion-ordered set
         self.acked: set[str] = set()
@@ -120,6 +136,30 @@ class Subscriptions:
             self._settled.set()
         return True
 
+    def on_ack_streams(self, streams: Iterable[str], subscribed: bool = True) -> bool:
+        """Record an acknowledgement that names its streams; return False if none was pending."""
+        method = SUBSCRIBE if subscribed else UNSUBSCRIBE
+        named = set(streams)
+        matched = False
+        for request_id, (kind, pending) in list(self._pending.items()):
+            if kind != method or named.isdisjoint(pending):
+                continue
+            matched = True
+            rest = [s for s in pending if s not in named]
+            if rest:
+                self._pending[request_id] = (kind, rest)
+            else:
+                del self._pending[request_id]
+        if not matched:
+            return False
+        if subscribed:
+            self.acked.update(s for s in named if s in self.desired)
+        else:
+            self.acked.difference_update(named)
+        if not self._pending:
+            self._settled.set()
+        return True
+
     def on_error(self, request_id: int | str | None, code: int, msg: str) -> bool:
         """Record a refused request (kept in :attr:`errors`); return False if not ours."""
         if not isinstance(request_id, int) or self._pending.pop(request_id, None) is None:
@@ -141,9 +181,16 @@ class Subscriptions:
     def _request(self, method: str, streams: list[str]) -> None:
         assert self._send is not None
         request_id = next(self._ids)
+        self.frames_sent += 1
+        if self.ack_mode is AckMode.NONE:
+            self._send(self._encode(method, streams, request_id))
+            if method == SUBSCRIBE:
+                self.acked.update(s for s in streams if s in self.desired)
+            else:
+                self.acked.difference_update(streams)
+            return
         self._pending[request_id] = (method, streams)
         self._settled.clear()
-        self.frames_sent += 1
         self._send(self._encode(method, streams, request_id))
 
     def __repr__(self) -> str:

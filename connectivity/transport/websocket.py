@@ -33,7 +33,8 @@ the old one is closed, and both deliver in between, so nothing is lost. Messages
 may arrive twice; the venue layer de-duplicates by update id.
 
 Outbound pacing: at most ``send_limit`` frames per ``send_window_s`` per connection, counting
-pings and pongs (Binance: 5 per second, control frames included). A sliding window is used,
+pings and pongs (each venue passes its own limit; Binance: 5 per second, control frames
+included; the default is unpaced). A sliding window is used,
 not a token bucket, because a burst after idle must not exceed the venue's per-second count.
 """
 
@@ -52,6 +53,7 @@ import gevent.lock
 import websocket as wsclient
 
 from connectivity.core.clock import NS_PER_SECOND, Clock
+from connectivity.core.counters import ErrorCounter
 from connectivity.errors import (
     ClosedError,
     ConnectFailed,
@@ -149,7 +151,11 @@ class WebSocketConnection:
         self.url = url
         self.name = name
         self.settings = settings or WebSocketSettings()
-        self.stats = WebSocketStats()
+        interval_ns = int(self.settings.error_log_interval_s * NS_PER_SECOND)
+        errors = ErrorCounter(
+            f"websocket {name}", clock.monotonic_ns, logger=log, log_interval_ns=interval_ns
+        )
+        self.stats = WebSocketStats(errors=errors)
         self._on_message = on_message
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
@@ -165,7 +171,6 @@ class WebSocketConnection:
         self._closing = False
         self._watches: dict[str, int] = {}
         self._touched: dict[str, int] = {}
-        self._logged: dict[str, tuple[int, int]] = {}
         self._ever_connected = False
         self.connected = gevent.event.Event()
 
@@ -249,8 +254,10 @@ class WebSocketConnection:
         booking order; nobody holds a lock while waiting for a slot.
         """
         limit = self.settings.send_limit
-        sent = session.sent
         now = self._clock.monotonic_ns()
+        if limit is None:
+            return 0  # the venue sets no outbound limit
+        sent = session.sent
         slot = max(now, sent[-1]) if sent else now
         if len(sent) >= limit:
             slot = max(slot, sent[-limit] + int(self.settings.send_window_s * NS_PER_SECOND))
@@ -539,17 +546,7 @@ class WebSocketConnection:
     # -- errors ----------------------------------------------------------------------------
     def _count_error(self, exc: BaseException, what: str, key: str | None = None) -> None:
         """Count ``exc`` by type and log it, at most once per interval per type."""
-        key = key or type(exc).__name__
-        self.stats.errors[key] += 1
-        now = self._clock.monotonic_ns()
-        interval = int(self.settings.error_log_interval_s * NS_PER_SECOND)
-        last, suppressed = self._logged.get(key, (now - interval, 0))
-        if now - last < interval:
-            self._logged[key] = (last, suppressed + 1)
-            return
-        self._logged[key] = (now, 0)
-        more = f" (+{suppressed} suppressed)" if suppressed else ""
-        log.warning("websocket %s: %s: %r%s", self.name, what, exc, more)
+        self.stats.errors.count(exc, what, key)
 
     def __repr__(self) -> str:
         state = "connected" if self.connected.is_set() else "disconnected"

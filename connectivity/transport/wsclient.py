@@ -7,7 +7,6 @@ that connection is configured with and counts, kept apart from its life-cycle lo
 
 from __future__ import annotations
 
-import collections
 import ssl
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -15,6 +14,7 @@ from typing import Any, Protocol
 import attrs
 import websocket as wsclient
 
+from connectivity.core.counters import ErrorCounter
 from connectivity.errors import AuthError, Banned, ConnectFailed, ConnectivityError, RateLimited
 from connectivity.transport.wsframes import OP_TEXT
 
@@ -81,13 +81,17 @@ def translate_connect_error(exc: Exception, url: str) -> ConnectivityError:
 
 @attrs.frozen
 class WebSocketSettings:
-    """Timers and limits of one websocket connection; defaults follow Binance spot streams."""
+    """Timers and limits of one websocket connection.
+
+    The defaults are venue-neutral (no outbound pacing, no forced rollover); a venue passes
+    its own limits (see its dialect's ``ws_settings``).
+    """
 
     ping_interval_s: float | None = 20.0
     pong_timeout_s: float = 60.0
     idle_timeout_s: float | None = None
-    rollover_after_s: float | None = 23.5 * 3600
-    send_limit: int = 5
+    rollover_after_s: float | None = None  # replace the connection before a venue's cut-off
+    send_limit: int | None = None  # outbound frames per send_window_s (None: unpaced)
     send_window_s: float = 1.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
@@ -107,6 +111,7 @@ class WebSocketSettings:
 class WebSocketStats:
     """Counters of one logical connection (over all its physical connections)."""
 
+    errors: ErrorCounter  # by kind; logged sparingly
     connects: int = 0
     reconnects: int = 0
     rollovers: int = 0
@@ -115,5 +120,4 @@ class WebSocketStats:
     pings_sent: int = 0
     pings_received: int = 0
     pongs_received: int = 0
-    errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
     last_message_ns: int | None = None  # monotonic ns of the last data frame

@@ -9,6 +9,13 @@ from __future__ import annotations
 from connectivity.core.book_sync import IntegrityMode, UpdateIdRangeRule
 
 __all__ = [
+    "DEPTH_STREAMS",
+    "OUTBOUND_WINDOW_S",
+    "PARTIAL_DEPTH_STREAM",
+    "ROLLOVER_AFTER_S",
+    "SERVER_SHUTDOWN_EVENT",
+    "TRADE_STREAMS",
+    "WS_LIVE_PATH",
     "AGG_TRADE_STREAM",
     "BOOK_INTEGRITY",
     "BOOK_SEQUENCE_RULE",
@@ -58,6 +65,7 @@ WS_BASE_URLS = {
 }
 WS_RAW_PATH = "/ws/"  # + one stream name
 WS_COMBINED_PATH = "/stream?streams="  # + stream names joined by "/"
+WS_LIVE_PATH = "/stream"  # combined envelope, streams subscribed live (what the connector opens)
 
 PING_PATH = "/api/v3/ping"
 TIME_PATH = "/api/v3/time"
@@ -76,11 +84,21 @@ BOOK_TICKER_STREAM = "{symbol}@bookTicker"
 TRADE_STREAM = "{symbol}@trade"
 AGG_TRADE_STREAM = "{symbol}@aggTrade"
 SERVER_SHUTDOWN_STREAM = "!serverShutdown"
+SERVER_SHUTDOWN_EVENT = "serverShutdown"
+# Choices a bot may configure: diff-depth speed and trade flavour, by their stream suffix.
+DEPTH_STREAMS = {"depth@100ms": DEPTH_STREAM, "depth": DEPTH_STREAM_1000MS}
+TRADE_STREAMS = {"trade": TRADE_STREAM, "aggTrade": AGG_TRADE_STREAM}
+# Partial-depth streams: "<symbol>@depth<levels>[@100ms]".
+PARTIAL_DEPTH_STREAM = "{symbol}@depth{levels}{speed}"
 
 MAX_STREAMS_PER_CONNECTION = 1024
 MAX_INCOMING_MESSAGES_PER_S = 5  # pings, pongs and JSON control frames all count
 MAX_CONNECTS_PER_5MIN = 300  # per IP
 CONNECTION_LIFETIME_S = 24 * 3600
+ROLLOVER_AFTER_S = 23.5 * 3600  # replace the connection well before the venue cuts it
+# Pace outbound frames at 5 per 1.25 s: Binance counts arrivals per second on its side, so
+# pacing exactly at 5/s lets network or scheduling jitter push a sixth frame into a window.
+OUTBOUND_WINDOW_S = 1.25
 SERVER_PING_INTERVAL_S = 20
 PONG_TIMEOUT_S = 60
 

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import orjson
 from orjson import loads as _orjson_loads
 
+from connectivity.connector.dialect import BookFed
 from connectivity.core.book import BookDelta, BookSnapshot, LevelDecoder
 from connectivity.core.book_sync import BookSync
 from connectivity.core.models import Side
@@ -101,14 +102,8 @@ class PublicTrade(NamedTuple):
     last_trade_id: int | None = None
 
 
-class DepthFed(NamedTuple):
-    """What :func:`feed_frame` did with a depth diff: fed it to the sync for ``symbol``."""
-
-    symbol: str
-    first_id: int
-    last_id: int
-    ts_event: int
-    snapshot_requested: bool  # BookSync asked for a NEW snapshot of this symbol
+DepthFed = BookFed
+"""What :func:`feed_frame` did with a depth diff: fed it to the sync (the dialect's BookFed)."""
 
 
 class ServerShutdown(NamedTuple):
@@ -391,8 +386,8 @@ def feed_frame(
     raw: bytes | bytearray | memoryview | str,
     ts_recv: int,
     sync: BookSync,
-    ts_factor: int = _MS,
     symbols: Container[str] | None = None,
+    ts_factor: int = _MS,
 ) -> Parsed | DepthFed:
     """Parse one frame; a depth diff goes straight into ``sync`` and :class:`DepthFed` is returned.
 

@@ -1,19 +1,8 @@
-"""Recording of raw Binance market data, and readers for replay.
+"""Readers of foreign recordings of Binance market data (our own format is venue-neutral).
 
-Our record format (``scripts/stream_book.py --record FILE`` writes it, ``scripts/replay_book.py``
-reads it) is JSON lines, one record per line, each an object with:
-
-- ``"t"``: int, our receive time in ns (the Clock's ``time_ns()``);
-- ``"kind"``: ``"meta"`` (optional first line: ``{"format": FORMAT, "venue": "binance"}``
-  in ``"data"``), ``"connect"`` (a websocket (re)connected to ``"url"``), ``"ws"`` (one
-  inbound text frame from ``"url"``, exactly as received, in ``"data"``) or ``"snapshot"``
-  (a ``GET /api/v3/depth`` body for ``"symbol"`` (Binance spelling) in ``"data"``, fetched
-  from ``"url"``);
-- ``"url"``, ``"symbol"``, ``"data"``: strings, present as the kind requires.
-
-Records are in receive order. A ``connect`` after the first means the feed reconnected:
-replay resets the books (as the connector does). :func:`read_cryptofeed` turns cryptofeed's
-recorded format (``../shared/data/recorded/``, see ``data/SOURCES.md``) into the same records.
+:func:`read_cryptofeed` turns cryptofeed's recorded format (``../shared/data/recorded/``,
+see ``data/SOURCES.md``) into the :class:`~connectivity.connector.recording.Record` values
+of :mod:`connectivity.connector.recording`, so one replay serves both.
 """
 
 from __future__ import annotations
@@ -21,128 +10,30 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, NamedTuple
+from typing import IO
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
-
+from connectivity.connector.recording import FORMAT, KINDS, Record, RecordWriter, read_recording
 from connectivity.core.decimal import parse_fixed
 from connectivity.errors import ParseError
+from exchanges.binance.constants import VENUE
 
-__all__ = ["FORMAT", "KINDS", "Record", "RecordWriter", "read_cryptofeed", "read_recording"]
-
-FORMAT = "connectivity-record/1"
-KINDS = frozenset({"meta", "connect", "ws", "snapshot"})
-
-
-class Record(NamedTuple):
-    """One recorded event."""
-
-    t: int  # receive time, ns
-    kind: str
-    url: str | None = None
-    symbol: str | None = None
-    data: str | None = None
+__all__ = [
+    "FORMAT",
+    "KINDS",
+    "BinanceRecordWriter",
+    "Record",
+    "RecordWriter",
+    "read_cryptofeed",
+    "read_recording",
+]
 
 
-def _text(data: bytes | bytearray | memoryview | str) -> str:
-    if isinstance(data, str):
-        return data
-    return bytes(data).decode("utf-8", "replace")
+class BinanceRecordWriter(RecordWriter):
+    """The neutral :class:`RecordWriter`, its meta line naming Binance."""
 
-
-class RecordWriter:
-    """Write records in our format to a path or an open text file (closed only if opened here)."""
-
-    def __init__(self, target: str | Path | IO[str], *, venue: str = "binance") -> None:
-        if isinstance(target, (str, Path)):
-            self._file: IO[str] = open(target, "w", encoding="utf-8")  # noqa: SIM115
-            self._owned = True
-        else:
-            self._file = target
-            self._owned = False
-        self.records = 0
-        self._write(
-            {
-                "t": 0,
-                "kind": "meta",
-                "data": orjson.dumps({"format": FORMAT, "venue": venue}).decode(),
-            }
-        )
-
-    def _write(self, record: dict[str, Any]) -> None:
-        self._file.write(orjson.dumps(record).decode())
-        self._file.write("\n")
-        self.records += 1
-
-    def connect(self, ts_recv: int, url: str) -> None:
-        """Record that a websocket connected (or reconnected) to ``url``."""
-        self._write({"t": ts_recv, "kind": "connect", "url": url})
-
-    def ws(self, ts_recv: int, url: str, data: bytes | bytearray | memoryview | str) -> None:
-        """Record one inbound websocket text frame exactly as received."""
-        self._write({"t": ts_recv, "kind": "ws", "url": url, "data": _text(data)})
-
-    def snapshot(
-        self, ts_recv: int, symbol: str, data: bytes | bytearray | memoryview | str, url: str = ""
-    ) -> None:
-        """Record a depth snapshot body for ``symbol`` (Binance spelling, e.g. ``"BTCUSDT"``)."""
-        self._write(
-            {"t": ts_recv, "kind": "snapshot", "symbol": symbol, "url": url, "data": _text(data)}
-        )
-
-    def flush(self) -> None:
-        """Flush buffered records to the file."""
-        self._file.flush()
-
-    def close(self) -> None:
-        """Flush, and close the file if this writer opened it."""
-        self._file.flush()
-        if self._owned:
-            self._file.close()
-
-    def __enter__(self) -> RecordWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _field(obj: dict[str, Any], name: str, line_no: int) -> str | None:
-    value = obj.get(name)
-    if value is not None and not isinstance(value, str):
-        raise ParseError(f"recording line {line_no}: {name!r} must be a string")
-    return value
-
-
-def read_recording(path: str | Path) -> Iterator[Record]:
-    """Yield the records of a file in our format (ParseError on a malformed line)."""
-    with open(path, "rb") as file:
-        for line_no, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ParseError(f"recording line {line_no}: invalid JSON", payload=line) from exc
-            if not isinstance(obj, dict) or obj.get("kind") not in KINDS:
-                raise ParseError(f"recording line {line_no}: unknown record", payload=line)
-            t = obj.get("t")
-            if type(t) is not int:
-                raise ParseError(f"recording line {line_no}: 't' must be int ns", payload=line)
-            yield Record(
-                t,
-                obj["kind"],
-                _field(obj, "url", line_no),
-                _field(obj, "symbol", line_no),
-                _field(obj, "data", line_no),
-            )
+    def __init__(self, target: str | Path | IO[str], *, venue: str = VENUE) -> None:
+        super().__init__(target, venue=venue)
 
 
 def _ts(text: str) -> int:

@@ -10,13 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 import gevent
 import pytest
 
 from connectivity.core.book_sync import BookInvalid, InvalidReason
-from connectivity.transport.websocket import WebSocketSettings
-from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConfig
-from exchanges.binance.parsers import BookTicker, PublicTrade
+from connectivity.core.events import PublicTrade
+from connectivity.core.events import TopOfBook as BookTicker
+from exchanges.binance.connector import (
+    BINANCE_WS_SETTINGS,
+    BinanceMarketData,
+    BinanceMarketDataConfig,
+)
 from exchanges.binance.sim import BinanceSimVenue
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -55,9 +60,9 @@ def start(venue: BinanceSimVenue, events: list[Any]) -> Iterator[Start]:
             stream_stale_after_s=overrides.pop("stream_stale_after_s", 0.5),
             snapshot_retry_s=0.05,
             ack_timeout_s=2.0,
-            ws_settings=WebSocketSettings(
+            ws_settings=attrs.evolve(
+                BINANCE_WS_SETTINGS,  # Binance's outbound limit: 5 frames per 1.25 s
                 ping_interval_s=0.3,  # pings flow during a stall (within the 5 frames/s limit)
-                send_window_s=1.25,  # the production margin (BINANCE_WS_SETTINGS)
                 backoff_initial_s=0.02,
                 backoff_max_s=0.1,
                 tick_s=0.05,

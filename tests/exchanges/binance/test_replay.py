@@ -13,9 +13,11 @@ from connectivity.errors import ParseError
 from exchanges.binance.recording import (
     FORMAT,
     Record,
-    RecordWriter,
     read_cryptofeed,
     read_recording,
+)
+from exchanges.binance.recording import (
+    BinanceRecordWriter as RecordWriter,
 )
 from tests.conftest import shared_data
 

@@ -10,9 +10,9 @@ import orjson
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookDelta, BookSnapshot
 from connectivity.core.book_sync import BookSync
+from connectivity.core.events import PublicTrade, TopOfBook
 from exchanges.binance.connector import encode_request
 from exchanges.binance.constants import BOOK_INTEGRITY, BOOK_SEQUENCE_RULE
-from exchanges.binance.parsers import BookTicker, PublicTrade
 from exchanges.binance.streams import LATENCY_EVERY, BinanceStreamRouter
 
 
@@ -59,7 +59,7 @@ def test_depth_updates_build_the_book_touch_the_watchdog_and_sample_latency() ->
     assert sync.is_valid("BTCUSDT")
     assert sync.book("BTCUSDT").best_bid() == (10_050_000_000, 100_000_000)
     router.on_message(_depth(14, 14, [["100.50", "2"]]), 200_000_001)  # too soon to touch
-    assert control.touched == ["btcusdt@depth", "btcusdt@depth"]
+    assert control.touched == ["btcusdt@depth@100ms", "btcusdt@depth@100ms"]
     for update_id in range(15, 15 + 2 * LATENCY_EVERY):
         router.on_message(_depth(update_id, update_id, [["100.50", "3"]]), 200_000_002)
     # one sample per LATENCY_EVERY updates that went live (the first update was buffered)
@@ -75,7 +75,7 @@ def test_tickers_and_trades_go_to_the_sink_and_server_shutdown_rolls_over() -> N
     router.on_message(orjson.dumps(trade), 2)
     shutdown = {"stream": "!serverShutdown", "data": {"e": "serverShutdown", "E": 3}}
     router.on_message(orjson.dumps(shutdown), 3)
-    assert [type(e) for e in events] == [BookTicker, PublicTrade]
+    assert [type(e) for e in events] == [TopOfBook, PublicTrade]
     assert control.rollovers == 1 and router.shutdowns == 1
 
 
