@@ -50,7 +50,11 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 from connectivity.core.book import BookDelta  # noqa: E402
 from connectivity.core.book_sync import BookSync  # noqa: E402
 from connectivity.core.decimal import fixed_to_decimal  # noqa: E402
-from exchanges.binance.constants import BOOK_INTEGRITY, BOOK_SEQUENCE_RULE  # noqa: E402
+from exchanges.binance.constants import (  # noqa: E402
+    BOOK_INTEGRITY,
+    BOOK_SEQUENCE_RULE,
+    DEPTH_STREAM,
+)
 from exchanges.binance.parsers import (  # noqa: E402
     feed_frame,
     parse_depth_snapshot,
@@ -59,7 +63,7 @@ from exchanges.binance.parsers import (  # noqa: E402
 
 TARGET_RATIO = 2.0
 SYMBOL = "BTCUSDT"
-STREAM = "btcusdt@depth@100ms"
+STREAM = DEPTH_STREAM.format(symbol="btcusdt")
 TICK = 1_000_000  # 0.01 at scale 8
 Book = tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]
 

@@ -79,12 +79,14 @@ def serve(messages: int, actions: int, seed: int) -> None:
     import gevent
     import gevent.os
 
+    from exchanges.binance.constants import DEPTH_STREAM
     from exchanges.binance.sim import DEFAULT_SYMBOLS, BinanceSimVenue
 
     venue = BinanceSimVenue([DEFAULT_SYMBOLS[0]], seed=seed, tick_s=3600.0)
     venue.start()
     level_updates = venue.prepare_flood(SYMBOL, messages, max_actions=actions, hold=True)
     truth = venue.true_book(SYMBOL)
+    stream = DEPTH_STREAM.format(symbol=SYMBOL.lower())
     info = {
         "rest": venue.rest_url,
         "ws": venue.ws_url,
@@ -92,7 +94,7 @@ def serve(messages: int, actions: int, seed: int) -> None:
         "digest": digest(truth.bids, truth.asks),
         "levels": len(truth.bids) + len(truth.asks),
         "levels_per_message": round(level_updates / messages, 2),
-        "bytes_per_message": round(venue.flood_bytes("btcusdt@depth@100ms", True) / messages),
+        "bytes_per_message": round(venue.flood_bytes(stream, True) / messages),
     }
     print(json.dumps(info), flush=True)
     while gevent.os.tp_read(sys.stdin.fileno(), 1):  # until the parent closes our stdin

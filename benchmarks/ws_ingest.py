@@ -40,6 +40,10 @@ import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 import gevent.os  # noqa: E402
 
+from exchanges.binance.constants import DEPTH_STREAM, WS_COMBINED_PATH  # noqa: E402
+
+STREAM = DEPTH_STREAM.format(symbol="btcusdt")
+
 TARGET_MSGS_PER_S = 100_000
 TARGET_RATIO = 5.0
 BATCH_BYTES = 256 * 1024
@@ -59,7 +63,7 @@ def depth_update(u: int) -> bytes:
         "b": bids,
         "a": asks,
     }
-    body = {"stream": "btcusdt@depth@100ms", "data": data}
+    body = {"stream": STREAM, "data": data}
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -170,7 +174,7 @@ def main() -> None:
     try:
         assert child.stdout is not None
         port = int(child.stdout.readline())
-        url = f"ws://127.0.0.1:{port}/stream?streams=btcusdt@depth@100ms"
+        url = f"ws://127.0.0.1:{port}{WS_COMBINED_PATH}{STREAM}"
         ours = run_ours(url, args.messages)
         print(f"WebSocketConnection: {ours:,.0f} msg/s", file=sys.stderr)
         plain = run_websocket_client(url, args.messages)

@@ -119,11 +119,11 @@ class StreamRouter:
             self.errors.count(exc, "bad message")
             return
         if type(result) is not BookFed:
-            self._dispatch(result, ts_recv)
-            return
-        self._fed(result, ts_recv)
-
-    def _fed(self, result: BookFed, ts_recv: int) -> None:
+            fed = self._dispatch(result, ts_recv)  # a BookFed only for a delta fed here
+            if fed is None:
+                return
+            result = fed
+        # Below runs for every book update: kept inline (no call) on purpose.
         symbol = result.symbol
         self.deltas += 1
         # The watchdog needs a sign of life per interval (seconds), not per message.
@@ -138,12 +138,12 @@ class StreamRouter:
                 ring = self.latency[symbol] = LatencyRecorder()
             ring.add(self._time_ns() - result.ts_event)
 
-    def _dispatch(self, parsed: object, ts_recv: int) -> None:
+    def _dispatch(self, parsed: object, ts_recv: int) -> BookFed | None:
         try:
             inbound = self.dialect.interpret(parsed)
         except ParseError as exc:
             self.errors.count(exc, "bad message")
-            return
+            return None
         if isinstance(inbound, TopOfBook):
             self.tickers += 1
             self._emit(inbound)
@@ -168,7 +168,8 @@ class StreamRouter:
             if self.control is not None:
                 self.control.rollover()
         elif isinstance(inbound, (BookSnapshot, BookDelta)):
-            self._in_stream(inbound.symbol, ts_recv, inbound)
+            return self._in_stream(inbound.symbol, ts_recv, inbound)
+        return None
 
     def _ack(self, ack: Ack) -> None:
         if ack.streams:
@@ -179,16 +180,17 @@ class StreamRouter:
             what = ack.request_id if not ack.streams else ack.streams
             self.errors.count(ParseError(f"answer to an unknown request {what!r}"), "bad ack")
 
-    def _in_stream(self, symbol: str, ts_recv: int, item: BookSnapshot | BookDelta) -> None:
+    def _in_stream(
+        self, symbol: str, ts_recv: int, item: BookSnapshot | BookDelta
+    ) -> BookFed | None:
         if symbol not in self.symbols:
             self.errors.count(ParseError(f"book data for a foreign symbol {symbol!r}"), "foreign")
-        elif isinstance(item, BookSnapshot):
+            return None
+        if isinstance(item, BookSnapshot):
             self.sync.on_snapshot(symbol, item, ts_recv)
-        else:
-            requested = self.sync.on_delta(symbol, item, ts_recv)
-            self._fed(
-                BookFed(symbol, item.first_id, item.last_id, item.ts_event, requested), ts_recv
-            )
+            return None
+        requested = self.sync.on_delta(symbol, item, ts_recv)
+        return BookFed(symbol, item.first_id, item.last_id, item.ts_event, requested)
 
     def __repr__(self) -> str:
         return (

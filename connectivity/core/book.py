@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from connectivity.core.decimal import FixedCache, fixed_to_decimal
 from connectivity.core.models import BookLevel
-from connectivity.errors import ParseError
+from connectivity.errors import ConfigError, ParseError
 
 __all__ = [
     "BookDelta",
@@ -366,6 +366,31 @@ class OrderBook:
             raise ParseError(f"malformed book level: {exc!r}") from exc
         bid_keys = self._bid_keys
         return bool(bid_keys) and bool(keys) and bid_keys[-1] >= -keys[-1]
+
+    def truncate(self, depth: int) -> int:
+        """Keep only the best ``depth`` levels of each side; return how many were removed.
+
+        Checksum venues (Kraken, OKX) define the book as its top N levels and never delete
+        a level that falls below them: a local book must drop it the same way.
+        """
+        if depth < 0:
+            raise ConfigError(f"book depth must be >= 0, got {depth}")
+        removed = 0
+        keys = self._bid_keys  # best last: the worst levels are the first ones
+        if len(keys) > depth:
+            cut = len(keys) - depth
+            for price in keys[:cut]:
+                del self._bids[price]
+            del keys[:cut]
+            removed += cut
+        keys = self._ask_keys
+        if len(keys) > depth:
+            cut = len(keys) - depth
+            for key in keys[:cut]:
+                del self._asks[-key]
+            del keys[:cut]
+            removed += cut
+        return removed
 
     def set_level(self, is_bid: bool, price: int, qty: int) -> None:
         """Set one level's absolute quantity (0 deletes)."""

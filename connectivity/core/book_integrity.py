@@ -7,11 +7,13 @@ module stays readable: this one is data and small strategies, that one is the st
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Protocol
 
 import attrs
 
-from connectivity.core.book import BookDelta, OrderBook
+from connectivity.core.book import BookDelta, Level, OrderBook
+from connectivity.errors import ConfigError
 
 __all__ = [
     "BookEvent",
@@ -19,9 +21,11 @@ __all__ = [
     "BookStats",
     "BookStatus",
     "BookValid",
+    "ConnectionSequence",
     "IntegrityMode",
     "InvalidReason",
     "SequenceRule",
+    "TopLevelsChecksum",
     "UpdateIdRangeRule",
     "Verdict",
 ]
@@ -56,6 +60,12 @@ class SequenceRule(Protocol):
     def check(self, book_id: int, first_id: int, last_id: int) -> Verdict:
         """Classify a delta (its id range) against the book's current update id."""
 
+    @property
+    def inline_range_check(self) -> bool:
+        """Return True when :meth:`check` is exactly the id-range comparison (``last_id <
+        book_id`` stale, ``first_id > book_id + 1`` gap, else apply): a sync may then inline
+        those comparisons on its hot path instead of calling :meth:`check`."""
+
 
 class UpdateIdRangeRule:
     """Deltas carry an id range ``[first_id, last_id]`` (Binance spot ``U``/``u``).
@@ -85,8 +95,71 @@ class UpdateIdRangeRule:
             return _GAP
         return _APPLY
 
+    @property
+    def inline_range_check(self) -> bool:
+        """Return True unless a subclass replaced :meth:`check` (then it must be called)."""
+        return type(self).check is UpdateIdRangeRule.check
+
     def __repr__(self) -> str:
         return "UpdateIdRangeRule()"
+
+
+class ConnectionSequence:
+    """Per-connection message sequence numbers (Coinbase-style ``sequence_num``).
+
+    Every message on a connection carries the next number, whatever symbol it is about, so a
+    jump cannot be pinned on one book: every book the connection carries must resync (the
+    connector resets them). A number below the expected one is a duplicate (ignore it). A
+    new connection starts a new sequence: :meth:`reset` on every (re)connect.
+    """
+
+    __slots__ = ("expected", "gaps")
+
+    def __init__(self) -> None:
+        self.expected: int | None = None  # None: the next number starts the sequence
+        self.gaps = 0
+
+    def check(self, sequence: int) -> Verdict:
+        """Classify one message's sequence number; a gap is counted and resumes after it."""
+        expected = self.expected
+        if expected is None or sequence == expected:
+            self.expected = sequence + 1
+            return _APPLY
+        if sequence < expected:
+            return _STALE
+        self.gaps += 1
+        self.expected = sequence + 1
+        return _GAP
+
+    def reset(self) -> None:
+        """Forget the sequence (a new connection numbers its messages afresh)."""
+        self.expected = None
+
+
+class TopLevelsChecksum:
+    """A venue checksum over the top ``depth`` levels of each side (Kraken, OKX).
+
+    ``fn(bids, asks)`` is the venue's formula over exact fixed-point levels, best first (for
+    example CRC32 over concatenated price and quantity strings); this object is the
+    :data:`~connectivity.core.book.ChecksumFn` a ``BookSync`` in ``CHECKSUM`` mode calls.
+    Such venues keep a book of exactly ``depth`` levels: pass ``max_depth=depth`` to the
+    sync so levels that fall out of the top are dropped as the venue drops them.
+    """
+
+    __slots__ = ("depth", "fn")
+
+    def __init__(self, depth: int, fn: Callable[[list[Level], list[Level]], int]) -> None:
+        if depth < 1:
+            raise ConfigError(f"checksum depth must be >= 1, got {depth}")
+        self.depth = depth
+        self.fn = fn
+
+    def __call__(self, book: OrderBook) -> int:
+        """Return the checksum of ``book``'s top ``depth`` levels."""
+        return self.fn(book.bids(self.depth), book.asks(self.depth))
+
+    def __repr__(self) -> str:
+        return f"TopLevelsChecksum(depth={self.depth})"
 
 
 _APPLY, _STALE, _GAP = Verdict.APPLY, Verdict.STALE, Verdict.GAP

@@ -62,9 +62,11 @@ from connectivity.core.book_integrity import (
     BookStats,
     BookStatus,
     BookValid,
+    ConnectionSequence,
     IntegrityMode,
     InvalidReason,
     SequenceRule,
+    TopLevelsChecksum,
     UpdateIdRangeRule,
     Verdict,
 )
@@ -77,9 +79,11 @@ __all__ = [
     "BookStatus",
     "BookSync",
     "BookValid",
+    "ConnectionSequence",
     "IntegrityMode",
     "InvalidReason",
     "SequenceRule",
+    "TopLevelsChecksum",
     "UpdateIdRangeRule",
     "Verdict",
 ]
@@ -120,6 +124,7 @@ class BookSync:
         max_buffer: int = 10_000,
         price_scale: int = 8,
         qty_scale: int = 8,
+        max_depth: int | None = None,
     ) -> None:
         if mode is IntegrityMode.SEQUENCE and rule is None:
             raise ConfigError("IntegrityMode.SEQUENCE needs a SequenceRule")
@@ -129,15 +134,19 @@ class BookSync:
             raise ConfigError(f"max_buffer must be >= 1, got {max_buffer}")
         self.mode = mode
         self._rule = rule
-        # Exactly Binance's rule (not a subclass): its comparisons are inlined on the hot path.
-        # Derived once; ``rule`` is read-only so this can never disagree with it.
-        self._id_range = type(rule) is UpdateIdRangeRule
+        # A rule whose check is the plain id-range comparison says so: the text hot path then
+        # inlines it. Derived once; ``rule`` is read-only so this can never disagree with it.
+        self._id_range = rule is not None and rule.inline_range_check
         self._checksum = checksum
         self._request = request_snapshot
         self._emit = on_event
         self.stale_after_ns = stale_after_ns
         self.check_crossed = check_crossed
         self.max_buffer = max_buffer
+        # Checksum venues keep only their top N levels (see OrderBook.truncate); such books
+        # take the parsed-delta path, which truncates after every update.
+        self.max_depth = max_depth
+        self._text_live = max_depth is None
         self._scales = (price_scale, qty_scale)
         self._symbols: dict[str, _Symbol] = {}
 
@@ -229,6 +238,8 @@ class BookSync:
                     return False
                 return self._gap(state, book.update_id, delta, ts_recv)
         crossed = book.apply(bids, asks)
+        if self.max_depth is not None:
+            book.truncate(self.max_depth)
         book.update_id = last
         book.ts_event = ts_event
         stats = state.stats
@@ -266,10 +277,10 @@ class BookSync:
         issued.
         """
         state = self._symbols.get(symbol) or self._state(symbol)
-        if state.live:
+        if state.live and self._text_live:
             book = state.book
             if self._id_range:
-                # UpdateIdRangeRule.check inlined (the same comparisons): no call per delta.
+                # The rule's check inlined (the same comparisons): no call per delta.
                 book_id = book.update_id
                 if last_id < book_id:
                     state.stats.stale_ignored += 1
@@ -479,6 +490,9 @@ class BookSync:
             return self._ask_snapshot(state)
         shadow = OrderBook(state.book.symbol, state.book.price_scale, state.book.qty_scale)
         shadow.load(snapshot.bids, snapshot.asks, snap_id, snapshot.ts_event, snapshot.depth)
+        depth = self.max_depth
+        if depth is not None:
+            shadow.truncate(depth)
         stats.snapshots_applied += 1
         state.buffer = []
         if rule is None:
@@ -497,6 +511,7 @@ class BookSync:
     ) -> int | None:
         """Apply the buffered deltas newer than the snapshot to ``shadow``; a gap's index."""
         rule = self._rule
+        depth = self.max_depth
         for index, delta in enumerate(buffer):
             if rule is not None:
                 if rule.covered_by_snapshot(snap_id, delta):
@@ -510,6 +525,8 @@ class BookSync:
                     stats.gaps += 1
                     return index
             shadow.apply(delta.bids, delta.asks)
+            if depth is not None:
+                shadow.truncate(depth)
             shadow.update_id = delta.last_id
             shadow.ts_event = delta.ts_event
             stats.updates_applied += 1

@@ -35,6 +35,7 @@ from exchanges.binance.constants import (
     SNAPSHOT_LIMIT,
     TRADE_STREAMS,
     VENUE,
+    WEIGHT_LIMIT_1M,
     WS_BASE_URLS,
 )
 from exchanges.binance.dialect import (
@@ -54,8 +55,6 @@ __all__ = [
     "encode_request",
     "venue_symbol",
 ]
-
-WEIGHT_LIMIT_1M = 6000  # REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
 
 
 def _trade_stream(_: object, attribute: attrs.Attribute[Any], value: str | None) -> None:

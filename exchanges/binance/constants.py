@@ -15,6 +15,7 @@ __all__ = [
     "ROLLOVER_AFTER_S",
     "SERVER_SHUTDOWN_EVENT",
     "TRADE_STREAMS",
+    "WEIGHT_LIMIT_1M",
     "WS_LIVE_PATH",
     "AGG_TRADE_STREAM",
     "BOOK_INTEGRITY",
@@ -94,6 +95,7 @@ PARTIAL_DEPTH_STREAM = "{symbol}@depth{levels}{speed}"
 MAX_STREAMS_PER_CONNECTION = 1024
 MAX_INCOMING_MESSAGES_PER_S = 5  # pings, pongs and JSON control frames all count
 MAX_CONNECTS_PER_5MIN = 300  # per IP
+WEIGHT_LIMIT_1M = 6000  # REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
 CONNECTION_LIFETIME_S = 24 * 3600
 ROLLOVER_AFTER_S = 23.5 * 3600  # replace the connection well before the venue cuts it
 # Pace outbound frames at 5 per 1.25 s: Binance counts arrivals per second on its side, so

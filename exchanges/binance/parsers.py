@@ -27,7 +27,7 @@ from connectivity.core.book import BookDelta, BookSnapshot, LevelDecoder
 from connectivity.core.book_sync import BookSync
 from connectivity.core.models import Side
 from connectivity.errors import ParseError, UnknownEnumValue
-from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, VENUE
+from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, SERVER_SHUTDOWN_EVENT, VENUE
 
 __all__ = [
     "DECODER",
@@ -298,7 +298,7 @@ def parse_server_shutdown(
     except ParseError:
         raise
     except _ERRORS as exc:
-        raise _bad("serverShutdown", data, exc) from exc
+        raise _bad(SERVER_SHUTDOWN_EVENT, data, exc) from exc
 
 
 def _request_id(value: Any, payload: Any) -> int | str | None:
@@ -350,7 +350,7 @@ def parse_data(
         raise _bad("event without a type", data)
     if kind == "trade" or kind == "aggTrade":
         return parse_trade(data, ts_recv, ts_factor)
-    if kind == "serverShutdown":
+    if kind == SERVER_SHUTDOWN_EVENT:
         return parse_server_shutdown(data, ts_recv, ts_factor)
     raise UnknownEnumValue(f"unknown Binance event type {kind!r}", venue=VENUE, payload=data)
 

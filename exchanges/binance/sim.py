@@ -35,7 +35,27 @@ from connectivity.sim.market import fmt as _f
 from connectivity.sim.session import StreamSession
 from connectivity.sim.venue import SimVenue
 from connectivity.sim.wsserver import encode_text_frame
-from exchanges.binance.constants import depth_weight
+from exchanges.binance.constants import (
+    AGG_TRADE_STREAM,
+    BOOK_TICKER_STREAM,
+    DEPTH_PATH,
+    DEPTH_STREAM,
+    DEPTH_STREAM_1000MS,
+    EXCHANGE_INFO_PATH,
+    MAX_INCOMING_MESSAGES_PER_S,
+    MAX_STREAMS_PER_CONNECTION,
+    PING_PATH,
+    SERVER_SHUTDOWN_EVENT,
+    SERVER_SHUTDOWN_STREAM,
+    SNAPSHOT_LIMIT_MAX,
+    TIME_PATH,
+    TRADE_STREAM,
+    WEIGHT_LIMIT_1M,
+    WS_LIVE_PATH,
+    WS_RAW_PATH,
+    depth_weight,
+)
+from exchanges.binance.endpoints import USED_WEIGHT_HEADER
 
 __all__ = ["DEFAULT_SYMBOLS", "BinanceSimVenue", "TrueBook", "depth_weight", "exchange_info"]
 
@@ -44,9 +64,8 @@ DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
     SymbolSpec("ETHUSDT", "ETH", "USDT", tick_size="0.01", step_size="0.0001", mid="3000"),
     SymbolSpec("BNBBTC", "BNB", "BTC", tick_size="0.000001", step_size="0.001", mid="0.0095"),
 )
-SLOW_DEPTH_EVERY = 10  # "@depth" is the 1000 ms stream: one merged diff every 10 ticks
-WEIGHT_LIMIT_1M = 6000
-MAX_DEPTH_LIMIT = 5000
+SLOW_DEPTH_EVERY = 10  # the 1000 ms depth stream: one merged diff every 10 ticks
+MAX_DEPTH_LIMIT = SNAPSHOT_LIMIT_MAX
 COMBINED, RAW = True, False  # StreamSession.encoding: Binance's "combined" property
 
 
@@ -164,26 +183,6 @@ def _symbol_info(spec: SymbolSpec) -> dict[str, Any]:
     }
 
 
-def _encode(stream: str, payload: bytes, combined: bool) -> bytes:
-    if combined:
-        payload = b'{"stream":"' + stream.encode() + b'","data":' + payload + b"}"
-    return encode_text_frame(payload)
-
-
-def _chunks(stream: str, payloads: list[bytes], combined: bool, size: int = 256) -> list[bytes]:
-    frames = [_encode(stream, payload, combined) for payload in payloads]
-    return [b"".join(frames[i : i + size]) for i in range(0, len(frames), size)]
-
-
-@attrs.frozen
-class _Flood:
-    """A pre-encoded flood: the lead frame and the flood's frame chunks, raw and combined."""
-
-    lead: dict[bool, bytes]
-    chunks: dict[bool, list[bytes]]
-    hold: bool  # released by release_flood(), not by the snapshot
-
-
 class _Pinned:
     """A book state frozen at one update id, served as a (stale or pinned) snapshot."""
 
@@ -205,8 +204,8 @@ class BinanceSimVenue(SimVenue):
         clock: Clock | None = None,
         ping_interval_s: float = 20.0,
         pong_timeout_s: float = 60.0,
-        max_inbound_per_s: int = 5,
-        max_streams: int = 1024,
+        max_inbound_per_s: int = MAX_INCOMING_MESSAGES_PER_S,
+        max_streams: int = MAX_STREAMS_PER_CONNECTION,
         shutdown_grace_s: float = 1.0,
     ) -> None:
         super().__init__(
@@ -232,10 +231,10 @@ class BinanceSimVenue(SimVenue):
         self._stale: dict[str, _Pinned] = {}
         self._pinned: dict[str, _Pinned] = {}
         route = self.http.route
-        route("GET", "/api/v3/ping", lambda r: self._weighted(json_response({}), 1))
-        route("GET", "/api/v3/time", self._time)
-        route("GET", "/api/v3/exchangeInfo", self._exchange_info)
-        route("GET", "/api/v3/depth", self._depth)
+        route("GET", PING_PATH, lambda r: self._weighted(json_response({}), 1))
+        route("GET", TIME_PATH, self._time)
+        route("GET", EXCHANGE_INFO_PATH, self._exchange_info)
+        route("GET", DEPTH_PATH, self._depth)
         route("POST", "/sim/release_flood", self._release_request)  # a simulator hook
 
     # -- test hooks ----------------------------------------------------------------------------
@@ -300,7 +299,7 @@ class BinanceSimVenue(SimVenue):
     def _publish(self, market: SymbolMarket, diff: DepthDiff, trades: list[SimTrade]) -> None:
         symbol = market.symbol
         lower = symbol.lower()
-        fast = _fast(symbol)
+        fast = DEPTH_STREAM.format(symbol=lower)
         if self.has_subscribers(fast) and not self.faults.take_drop(symbol):
             payload = orjson.dumps(depth_event(diff))
             self.broadcast(fast, payload)
@@ -308,19 +307,21 @@ class BinanceSimVenue(SimVenue):
                 self.broadcast(fast, payload)
         self._merge_slow(diff)
         if self.ticks % SLOW_DEPTH_EVERY == 0:
-            self._flush_slow(symbol, f"{lower}@depth", diff.event_time_ms)
+            self._flush_slow(symbol, DEPTH_STREAM_1000MS.format(symbol=lower), diff.event_time_ms)
+        trade_stream = TRADE_STREAM.format(symbol=lower)
+        agg_stream = AGG_TRADE_STREAM.format(symbol=lower)
         for trade in trades:
             raw, agg = trade_events(trade)
-            if self.has_subscribers(f"{lower}@trade"):
-                self.broadcast(f"{lower}@trade", orjson.dumps(raw))
-            if self.has_subscribers(f"{lower}@aggTrade"):
-                self.broadcast(f"{lower}@aggTrade", orjson.dumps(agg))
+            if self.has_subscribers(trade_stream):
+                self.broadcast(trade_stream, orjson.dumps(raw))
+            if self.has_subscribers(agg_stream):
+                self.broadcast(agg_stream, orjson.dumps(agg))
         bid, ask = market.best_bid(), market.best_ask()
         if (bid, ask) != self._tops.get(symbol) and bid and ask:
             self._tops[symbol] = (bid, ask)
             ticker = {"u": market.update_id, "s": symbol, "b": _f(bid[0]), "B": _f(bid[1])}
             ticker.update({"a": _f(ask[0]), "A": _f(ask[1])})
-            self.broadcast(f"{lower}@bookTicker", orjson.dumps(ticker))
+            self.broadcast(BOOK_TICKER_STREAM.format(symbol=lower), orjson.dumps(ticker))
 
     def _merge_slow(self, diff: DepthDiff) -> None:
         first, bids, asks = self._slow.get(diff.symbol, (diff.first_id, {}, {}))
@@ -346,18 +347,19 @@ class BinanceSimVenue(SimVenue):
 
     def shutdown_notice(self) -> tuple[str, bytes]:
         """Return the ``serverShutdown`` event (combined stream name ``!serverShutdown``)."""
-        return "!serverShutdown", orjson.dumps({"e": "serverShutdown", "E": self._now_ms()})
+        event = {"e": SERVER_SHUTDOWN_EVENT, "E": self._now_ms()}
+        return SERVER_SHUTDOWN_STREAM, orjson.dumps(event)
 
     def open_session(self, session: StreamSession) -> list[str] | None:
         """Return the streams of a ``/ws[/<s>..]`` or ``/stream[?streams=..]`` URL."""
         url = urlsplit(session.conn.path)
-        if url.path in ("/stream", "/stream/"):
+        if url.path in (WS_LIVE_PATH, WS_LIVE_PATH + "/"):
             session.encoding = COMBINED
             query = dict(parse_qsl(url.query))
             streams = [s for s in query.get("streams", "").split("/") if s]
-        elif url.path == "/ws" or url.path.startswith("/ws/"):
+        elif url.path == WS_RAW_PATH.rstrip("/") or url.path.startswith(WS_RAW_PATH):
             session.encoding = RAW
-            streams = [s for s in url.path[4:].split("/") if s]
+            streams = [s for s in url.path[len(WS_RAW_PATH) :].split("/") if s]
         else:
             session.conn.close(1008, "unknown path")
             return None
@@ -418,7 +420,7 @@ class BinanceSimVenue(SimVenue):
             body = {"code": -1003, "msg": "Too much request weight used; please use WebSocket."}
             retry_after = str(self.weight.retry_after_s())  # until the window resets
             return json_response(body, 429, [("Retry-After", retry_after)])
-        header = ("X-MBX-USED-WEIGHT-1M", str(used))
+        header = (USED_WEIGHT_HEADER, str(used))
         return HttpResponse(response.status, response.body, (*response.headers, header))
 
     def _error(self, status: int, code: int, msg: str, weight: int) -> HttpResponse:
@@ -476,4 +478,4 @@ class BinanceSimVenue(SimVenue):
 
 
 def _fast(symbol: str) -> str:
-    return f"{symbol.lower()}@depth@100ms"
+    return DEPTH_STREAM.format(symbol=symbol.lower())
