@@ -160,6 +160,14 @@ class SimVenue:
         self._supervisor.spawn(self._close_later, sessions, name="shutdown")
         return len(sessions)
 
+    def inject(self, payload: bytes) -> int:
+        """Send ``payload`` as-is (no envelope) on every open connection; return how many."""
+        frame = encode_text_frame(payload)
+        sessions = list(self.sessions)
+        for session in sessions:
+            session.send(frame)
+        return len(sessions)
+
     def _close_later(self, sessions: list[StreamSession]) -> None:
         self.clock.sleep(self.shutdown_grace_s)
         for session in sessions:
