@@ -5,9 +5,10 @@ Commands (from the repository root)::
     python scripts/replay_book.py FILE                 # our record format (stream_book --record)
     python scripts/replay_book.py ../shared/data/recorded/BINANCE.ws.1.0 [--http HTTP_FILE]
 
-``FILE`` is either our record format (JSON lines, one record per line; defined in
-``exchanges/binance/recording.py``: ``{"t": ts_recv_ns, "kind": "meta"|"connect"|"ws"|
-"snapshot", "url": .., "symbol": .., "data": <raw text>}``) or cryptofeed's recorded format
+``FILE`` is either our venue-neutral record format (JSON lines, one record per line; defined
+in ``connectivity/connector/recording.py``, its meta line naming the venue:
+``{"t": ts_recv_ns, "kind": "meta"|"connect"|"ws"|"snapshot", "url": .., "symbol": ..,
+"data": <raw text>}``) or cryptofeed's recorded format
 (``<url> <-> <ts>`` connects, ``<ts>: <frame>`` websocket lines, and a separate ``.http.``
 file of ``<url> -> <ts>: <body>`` REST answers; found beside the ``.ws.`` file when
 ``--http`` is not given). Records are replayed in receive order through the same parsers and
@@ -41,13 +42,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from connectivity.connector.recording import Record, read_recording, venue_of  # noqa: E402
 from connectivity.core.book import BookDelta, BookSnapshot  # noqa: E402
 from connectivity.core.book_sync import BookEvent, BookSync, BookValid  # noqa: E402
 from connectivity.core.decimal import format_fixed  # noqa: E402
 from connectivity.errors import ParseError  # noqa: E402
-from exchanges.binance.constants import BOOK_INTEGRITY, BOOK_SEQUENCE_RULE  # noqa: E402
+from exchanges.binance.constants import (  # noqa: E402
+    BOOK_INTEGRITY,
+    BOOK_SEQUENCE_RULE,
+    VENUE,
+)
 from exchanges.binance.parsers import BookTicker, parse_depth_snapshot, parse_frame  # noqa: E402
-from exchanges.binance.recording import Record, read_cryptofeed, read_recording  # noqa: E402
+from exchanges.binance.recording import read_cryptofeed  # noqa: E402
 
 
 class _Checker:
@@ -283,7 +289,10 @@ def records_of(path: Path, http: Path | None = None) -> Iterator[Record]:
     with open(path, "rb") as file:
         head = file.read(1)
     if head == b"{":
-        return read_recording(path)
+        venue, records = venue_of(read_recording(path))
+        if venue not in (None, VENUE):
+            raise ParseError(f"{path.name} records {venue!r}; this replay checks {VENUE!r}")
+        return records
     if http is None:
         prefix = path.name.split(".ws.")[0]
         found = sorted(path.parent.glob(f"{prefix}.http.*"))
