@@ -76,13 +76,16 @@ def serve(messages: int, actions: int, seed: int) -> None:
     from connectivity.runtime import patch
 
     patch()
+    import attrs
     import gevent
     import gevent.os
 
     from exchanges.binance.constants import DEPTH_STREAM
-    from exchanges.binance.sim import DEFAULT_SYMBOLS, BinanceSimVenue
+    from exchanges.binance.sim import BINANCE_SIM_SETTINGS, DEFAULT_SYMBOLS, BinanceSimVenue
 
-    venue = BinanceSimVenue([DEFAULT_SYMBOLS[0]], seed=seed, tick_s=3600.0)
+    venue = BinanceSimVenue(
+        [DEFAULT_SYMBOLS[0]], seed=seed, settings=attrs.evolve(BINANCE_SIM_SETTINGS, tick_s=3600.0)
+    )
     venue.start()
     level_updates = venue.prepare_flood(SYMBOL, messages, max_actions=actions, hold=True)
     truth = venue.true_book(SYMBOL)

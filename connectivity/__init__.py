@@ -7,6 +7,12 @@ Layers (one import direction, enforced by ``tests/test_layers.py``)::
 ``connectivity.errors``, ``connectivity.config`` and ``connectivity.core`` are pure (no I/O, no
 gevent). ``connectivity.runtime`` owns greenlets. ``connectivity.sim`` is the simulated venue,
 which library code never imports.
+
+Only pure names are re-exported here, so importing this package never imports gevent,
+sockets or ``requests`` before an entry point's ``runtime.patch()``. A venue's market data is
+``connectivity.connector.market_data.MarketDataConnector`` driven by its
+``connectivity.connector.dialect.MarketDataDialect``; the bot receives the events of
+``connectivity.core.events`` (re-exported below).
 """
 
 from connectivity.config import Credentials, credentials_from_env
@@ -17,10 +23,15 @@ from connectivity.core.book_sync import (
     BookStatus,
     BookSync,
     BookValid,
+    ConnectionSequence,
     IntegrityMode,
     InvalidReason,
+    TopLevelsChecksum,
+    UpdateIdRangeRule,
 )
 from connectivity.core.clock import Clock, ManualClock, SystemClock
+from connectivity.core.counters import ErrorCounter
+from connectivity.core.events import Event, EventSink, PublicTrade, TopOfBook
 from connectivity.core.latency import LatencyRecorder
 from connectivity.core.models import (
     Balance,
@@ -86,8 +97,12 @@ __all__ = [
     "ConfigError",
     "ConnectFailed",
     "ConnectionLost",
+    "ConnectionSequence",
     "ConnectivityError",
     "Credentials",
+    "ErrorCounter",
+    "Event",
+    "EventSink",
     "FileStore",
     "Fill",
     "Instrument",
@@ -106,6 +121,7 @@ __all__ = [
     "OrderType",
     "OrderUpdate",
     "ParseError",
+    "PublicTrade",
     "RateLimited",
     "RateLimiter",
     "Rejected",
@@ -117,8 +133,11 @@ __all__ = [
     "Store",
     "SystemClock",
     "TimeInForce",
+    "TopLevelsChecksum",
+    "TopOfBook",
     "Trade",
     "TransportError",
     "UnknownEnumValue",
+    "UpdateIdRangeRule",
     "credentials_from_env",
 ]

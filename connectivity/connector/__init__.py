@@ -1,7 +1,27 @@
-"""Wiring: the Connector base, endpoint values and subscription bookkeeping."""
+"""Wiring: the Connector base, the generic market-data connector and its venue dialect seam.
+
+``base`` (life cycle, greenlets, sink, error counting), ``market_data`` (sharding,
+subscriptions, snapshots, read API), ``dialect`` (what a venue supplies), ``router`` (one
+connection's inbound frames), ``streams`` (desired vs acknowledged subscriptions),
+``recording`` (the venue-neutral ``--record`` format), ``endpoint`` (REST endpoint values).
+"""
 
 from connectivity.connector.base import Connector, EventSink, QueueSink
+from connectivity.connector.dialect import Channel, MarketDataDialect, SnapshotSource
 from connectivity.connector.endpoint import Endpoint
-from connectivity.connector.streams import Subscriptions
+from connectivity.connector.market_data import MarketDataConfig, MarketDataConnector
+from connectivity.connector.streams import AckMode, Subscriptions
 
-__all__ = ["Connector", "Endpoint", "EventSink", "QueueSink", "Subscriptions"]
+__all__ = [
+    "AckMode",
+    "Channel",
+    "Connector",
+    "Endpoint",
+    "EventSink",
+    "MarketDataConfig",
+    "MarketDataConnector",
+    "MarketDataDialect",
+    "QueueSink",
+    "SnapshotSource",
+    "Subscriptions",
+]

@@ -22,6 +22,7 @@ from gevent.pywsgi import WSGIServer
 
 from connectivity.core.clock import NS_PER_SECOND, Clock
 from connectivity.core.ratelimit import fixed_window
+from connectivity.sim.loopback import LoopbackServer
 
 __all__ = ["HttpRequest", "HttpResponse", "HttpServer", "WeightMeter", "json_response"]
 
@@ -71,55 +72,28 @@ class _NoDelayWSGIServer(WSGIServer):
         super().handle(sock, address)
 
 
-class HttpServer:
+class HttpServer(LoopbackServer):
     """Route requests to handlers on a loopback gevent.pywsgi server."""
 
+    scheme = "http"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, pool_size: int = 64) -> None:
-        self._host = host
-        self._requested_port = port
+        super().__init__(host, port)
         self._routes: dict[tuple[str, str], Handler] = {}
         self._pool = gevent.pool.Pool(pool_size)
-        self._server: WSGIServer | None = None
         self.requests_served = 0
 
     def route(self, method: str, path: str, handler: Handler) -> None:
         """Register ``handler`` for ``method path`` (exact path match)."""
         self._routes[(method.upper(), path)] = handler
 
-    def start(self) -> None:
-        """Bind and start serving."""
-        self._server = _NoDelayWSGIServer(
-            (self._host, self._requested_port),
-            self._app,
-            spawn=self._pool,
-            log=None,
-            error_log=log,
-        )
-        self._server.start()
-
-    @property
-    def port(self) -> int:
-        """Return the bound port (after :meth:`start`)."""
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return int(self._server.server_port)
-
-    def url(self, path: str = "") -> str:
-        """Return ``http://host:port<path>``."""
-        return f"http://{self._host}:{self.port}{path}"
+    def _make_server(self, address: tuple[str, int]) -> WSGIServer:
+        return _NoDelayWSGIServer(address, self._app, spawn=self._pool, log=None, error_log=log)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop listening and kill every handler greenlet (waits at most ``timeout``)."""
-        if self._server is not None:
-            self._server.stop(timeout=0)
+        self._stop_listening()
         self._pool.kill(block=True, timeout=timeout)
-
-    def __enter__(self) -> HttpServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
@@ -146,9 +120,8 @@ class HttpServer:
         query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
         return HttpRequest(method, path, query, headers, body)
 
-    def __repr__(self) -> str:
-        port = self._server.server_port if self._server is not None else None
-        return f"HttpServer(port={port}, routes={len(self._routes)})"
+    def _describe(self) -> str:
+        return f", routes={len(self._routes)}"
 
 
 class WeightMeter:

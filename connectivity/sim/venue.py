@@ -1,14 +1,15 @@
 """The dialect-free half of a simulated streaming venue.
 
 :class:`SimVenue` owns what every simulated venue does the same way: a loopback HTTP server and
-websocket server, the market loop (one :meth:`SimVenue.on_tick` every ``tick_s`` unless
+websocket server, the market loop (one :meth:`SimVenue.on_tick` every ``settings.tick_s`` unless
 frozen), the connected :class:`StreamSession` s and their subscriptions, broadcasting a payload
 to a stream's subscribers (each frame encoded once per session encoding), pre-encoded floods,
 and the connection-level faults (disconnect, stall, shutdown notice then disconnect).
 
-A venue dialect (``exchanges/<venue>/sim.py``) subclasses it and supplies the wire format:
-HTTP routes, :meth:`open_session` (what a connection URL subscribes to), :meth:`on_client_message`
-(control messages), :meth:`encode` (envelopes) and :meth:`shutdown_notice`.
+Timers and limits arrive as one frozen :class:`SimSettings` value. A venue dialect
+(``exchanges/<venue>/sim.py``) subclasses it and supplies the wire format: HTTP routes,
+:meth:`open_session` (what a connection URL subscribes to), :meth:`on_client_message` (control
+messages), :meth:`encode` (envelopes) and :meth:`shutdown_notice`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from connectivity.sim.market import Market
 from connectivity.sim.session import StreamSession
 from connectivity.sim.wsserver import ServerConnection, WebSocketServer, encode_text_frame
 
-__all__ = ["Flood", "SimVenue"]
+__all__ = ["Flood", "SimSettings", "SimVenue"]
 
 CHUNK_FRAMES = 256  # frames per queued chunk when flooding
 V = TypeVar("V", bound="SimVenue")
@@ -42,6 +43,18 @@ class Flood:
     hold: bool  # released only by SimVenue.release_flood, not by the dialect's own trigger
 
 
+@attrs.frozen
+class SimSettings:
+    """Timers and limits of a simulated venue (a venue dialect supplies its own defaults)."""
+
+    tick_s: float = 0.1  # the market steps once per tick
+    ping_interval_s: float = 20.0  # server pings
+    pong_timeout_s: float = 60.0  # a client that does not answer is dropped
+    max_inbound_per_s: int | None = None  # client messages per second (None: unlimited)
+    max_streams: int | None = None  # streams per connection (None: unlimited)
+    shutdown_grace_s: float = 1.0  # between a shutdown notice and the disconnect
+
+
 class SimVenue:
     """Servers, market loop, sessions, broadcasting and connection faults of a simulated venue."""
 
@@ -53,20 +66,12 @@ class SimVenue:
         *,
         name: str,
         clock: Clock | None = None,
-        tick_s: float = 0.1,
-        ping_interval_s: float = 20.0,
-        pong_timeout_s: float = 60.0,
-        max_inbound_per_s: int = 5,
-        shutdown_grace_s: float = 1.0,
+        settings: SimSettings = SimSettings(),
     ) -> None:
         self.clock = clock or SystemClock()
         self.market = market
         self.faults = FaultKnobs()
-        self.tick_s = tick_s
-        self.ping_interval_s = ping_interval_s
-        self.pong_timeout_s = pong_timeout_s
-        self.max_inbound_per_s = max_inbound_per_s
-        self.shutdown_grace_s = shutdown_grace_s
+        self.settings = settings
         self.frozen = False
         self.ticks = 0
         self.connections_accepted = 0
@@ -169,7 +174,7 @@ class SimVenue:
         return len(sessions)
 
     def _close_later(self, sessions: list[StreamSession]) -> None:
-        self.clock.sleep(self.shutdown_grace_s)
+        self.clock.sleep(self.settings.shutdown_grace_s)
         for session in sessions:
             session.conn.close(1001, "server shutdown")
 
@@ -232,7 +237,7 @@ class SimVenue:
     # -- loops ---------------------------------------------------------------------------------
     def _tick_loop(self) -> None:
         while True:
-            self.clock.sleep(self.tick_s)
+            self.clock.sleep(self.settings.tick_s)
             if not self.frozen:
                 self.ticks += 1
                 self.on_tick()
@@ -243,9 +248,9 @@ class SimVenue:
             conn,
             self._supervisor,
             self.clock,
-            ping_interval_s=self.ping_interval_s,
-            pong_timeout_s=self.pong_timeout_s,
-            max_inbound_per_s=self.max_inbound_per_s,
+            ping_interval_s=self.settings.ping_interval_s,
+            pong_timeout_s=self.settings.pong_timeout_s,
+            max_inbound_per_s=self.settings.max_inbound_per_s,
         )
         streams = self.open_session(session)
         if streams is None:

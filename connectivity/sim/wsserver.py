@@ -30,6 +30,7 @@ from gevent.server import StreamServer
 
 from connectivity.errors import ParseError
 from connectivity.runtime import Supervisor
+from connectivity.sim.loopback import LoopbackServer
 from connectivity.transport.wsframes import (
     CLOSE_NO_STATUS,
     CLOSE_NORMAL,
@@ -220,50 +221,28 @@ class ServerConnection:
 Handler = Callable[[ServerConnection], None]
 
 
-class WebSocketServer:
+class WebSocketServer(LoopbackServer):
     """A loopback websocket server running ``handler(conn)`` in a greenlet per connection."""
 
+    scheme = "ws"
+    default_path = "/"
+
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self._handler = handler
-        self._host = host
-        self._requested_port = port
         self._supervisor = Supervisor("wsserver")
-        self._server: StreamServer | None = None
         self.connections: list[ServerConnection] = []
 
-    def start(self) -> None:
-        """Bind and start accepting connections."""
-        self._server = StreamServer(
-            (self._host, self._requested_port), self._serve, spawn=self._spawn
-        )
-        self._server.start()
-
-    @property
-    def port(self) -> int:
-        """Return the bound TCP port (after :meth:`start`)."""
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return int(self._server.server_port)
-
-    def url(self, path: str = "/") -> str:
-        """Return ``ws://host:port<path>`` for clients."""
-        return f"ws://{self._host}:{self.port}{path}"
+    def _make_server(self, address: tuple[str, int]) -> StreamServer:
+        return StreamServer(address, self._serve, spawn=self._spawn)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop accepting, close every connection, and kill and join all greenlets."""
-        if self._server is not None:
-            self._server.stop(timeout=0)
+        self._stop_listening()
         for conn in list(self.connections):
             conn.abort()
         self._supervisor.close(timeout=timeout)
         self.connections.clear()
-
-    def __enter__(self) -> WebSocketServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _spawn(self, func: Callable[..., object], *args: object) -> gevent.Greenlet:
         # StreamServer's spawn hook: every connection greenlet is owned by our supervisor.
@@ -325,6 +304,5 @@ class WebSocketServer:
         )
         return ServerConnection(sock, parts[1], headers, leftover)
 
-    def __repr__(self) -> str:
-        port = self._server.server_port if self._server is not None else None
-        return f"WebSocketServer(port={port}, connections={len(self.connections)})"
+    def _describe(self) -> str:
+        return f", connections={len(self.connections)}"

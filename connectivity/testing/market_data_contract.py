@@ -8,7 +8,7 @@ inherited ``test_*`` methods) and providing two factories::
         EXTRA_SYMBOL = "SOL/USD"              # streamed only by the subscribe-after-start test
 
         def make_venue(self) -> ContractVenue:         # its simulator, not started
-            return KrakenSimVenue(seed=11, tick_s=0.005, shutdown_grace_s=0.3)
+            return KrakenSimVenue(seed=11, settings=FAST_SIM_SETTINGS)
 
         def make_connector(self, venue, sink, **config) -> MarketDataConnector:
             return KrakenMarketData.from_config(KrakenMarketDataConfig(

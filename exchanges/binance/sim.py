@@ -1,15 +1,15 @@
 """The Binance Spot dialect of the simulated venue: exact REST and market-stream wire shapes.
 
 :class:`BinanceSimVenue` (over :class:`~connectivity.sim.venue.SimVenue`) serves, in-process on
-loopback, ``GET /api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo`` and
-``/api/v3/depth`` (weights in ``X-MBX-USED-WEIGHT-1M``, 429 past the limit) and the market
-streams ``/ws/<stream>``, ``/ws``, ``/stream?streams=a/b`` and ``/stream``. Every ``tick_s`` the
-market steps once per symbol and the venue publishes ``depthUpdate`` on ``<sym>@depth@100ms``
-(every tick) and ``<sym>@depth`` (every 10th tick, merged), ``bookTicker`` when the top of book
-changed, and ``trade`` / ``aggTrade`` prints (only ``active_per_tick`` symbols per tick, in
-rotation, when set). Clients may SUBSCRIBE / UNSUBSCRIBE /
-LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY live; more than 5 inbound messages in a second
-or more than 1024 streams on a connection are refused, as on Binance.
+loopback, ``GET /api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo`` and ``/api/v3/depth``
+(weights in ``X-MBX-USED-WEIGHT-1M``, 429 past the limit) and the market streams
+``/ws/<stream>``, ``/ws``, ``/stream?streams=a/b`` and ``/stream``. Every ``settings.tick_s``
+the market steps once per symbol and the venue publishes ``depthUpdate`` on
+``<sym>@depth@100ms`` (every tick) and ``<sym>@depth`` (every 10th tick, merged), ``bookTicker``
+when the top of book changed, and ``trade`` / ``aggTrade`` prints (only ``active_per_tick``
+symbols per tick, in rotation, when set). Clients may SUBSCRIBE /
+UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY live; more than 5 inbound
+messages in a second or more than 1024 streams on a connection are refused, as on Binance.
 
 Faults: the knobs in :attr:`faults` (gap, duplicate, stale or delayed snapshot, flood), the
 connection actions of :class:`SimVenue` (disconnect, stall, ``serverShutdown``) and held floods
@@ -33,7 +33,7 @@ from connectivity.sim.http import HttpRequest, HttpResponse, WeightMeter, json_r
 from connectivity.sim.market import SCALE, DepthDiff, Market, SimTrade, SymbolMarket, SymbolSpec
 from connectivity.sim.market import fmt as _f
 from connectivity.sim.session import StreamSession
-from connectivity.sim.venue import SimVenue
+from connectivity.sim.venue import SimSettings, SimVenue
 from connectivity.sim.wsserver import encode_text_frame
 from exchanges.binance.constants import (
     AGG_TRADE_STREAM,
@@ -57,7 +57,14 @@ from exchanges.binance.constants import (
 )
 from exchanges.binance.endpoints import USED_WEIGHT_HEADER
 
-__all__ = ["DEFAULT_SYMBOLS", "BinanceSimVenue", "TrueBook", "depth_weight", "exchange_info"]
+__all__ = [
+    "BINANCE_SIM_SETTINGS",
+    "DEFAULT_SYMBOLS",
+    "BinanceSimVenue",
+    "TrueBook",
+    "depth_weight",
+    "exchange_info",
+]
 
 DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
     SymbolSpec("BTCUSDT", "BTC", "USDT", tick_size="0.01", step_size="0.00001", mid="60000"),
@@ -66,6 +73,10 @@ DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
 )
 SLOW_DEPTH_EVERY = 10  # the 1000 ms depth stream: one merged diff every 10 ticks
 MAX_DEPTH_LIMIT = SNAPSHOT_LIMIT_MAX
+BINANCE_SIM_SETTINGS = SimSettings(
+    max_inbound_per_s=MAX_INCOMING_MESSAGES_PER_S, max_streams=MAX_STREAMS_PER_CONNECTION
+)
+"""Binance's limits: 5 inbound messages per second, 1024 streams per connection."""
 COMBINED, RAW = True, False  # StreamSession.encoding: Binance's "combined" property
 
 
@@ -200,26 +211,12 @@ class BinanceSimVenue(SimVenue):
         symbols: Sequence[SymbolSpec] = DEFAULT_SYMBOLS,
         *,
         seed: int | str = 0,
-        tick_s: float = 0.1,
         clock: Clock | None = None,
-        ping_interval_s: float = 20.0,
-        pong_timeout_s: float = 60.0,
-        max_inbound_per_s: int = MAX_INCOMING_MESSAGES_PER_S,
-        max_streams: int = MAX_STREAMS_PER_CONNECTION,
-        shutdown_grace_s: float = 1.0,
+        settings: SimSettings = BINANCE_SIM_SETTINGS,
     ) -> None:
-        super().__init__(
-            Market(symbols, seed),
-            name="binance-sim",
-            clock=clock,
-            tick_s=tick_s,
-            ping_interval_s=ping_interval_s,
-            pong_timeout_s=pong_timeout_s,
-            max_inbound_per_s=max_inbound_per_s,
-            shutdown_grace_s=shutdown_grace_s,
-        )
+        super().__init__(Market(symbols, seed), name="binance-sim", clock=clock, settings=settings)
         self.specs = {spec.symbol: spec for spec in symbols}
-        self.max_streams = max_streams
+        self.max_streams = settings.max_streams or MAX_STREAMS_PER_CONNECTION
         self.snapshots_served = 0
         # Symbols stepped per tick, in rotation (None: all): thousands of symbols each
         # stepped every tick would cost more CPU than the venue's one process has.

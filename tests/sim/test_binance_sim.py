@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import gevent
 import orjson
 import pytest
@@ -15,12 +16,12 @@ import websocket
 
 from connectivity.core.clock import ManualClock
 from connectivity.sim.faults import FaultKnobs
-from exchanges.binance.sim import BinanceSimVenue, depth_weight
+from exchanges.binance.sim import BINANCE_SIM_SETTINGS, BinanceSimVenue, depth_weight
 
 
 @pytest.fixture
 def venue() -> Iterator[BinanceSimVenue]:
-    with BinanceSimVenue(seed=5, tick_s=0.005) as sim:
+    with BinanceSimVenue(seed=5, settings=attrs.evolve(BINANCE_SIM_SETTINGS, tick_s=0.005)) as sim:
         yield sim
 
 
@@ -139,7 +140,7 @@ def test_more_than_five_messages_a_second_gets_the_connection_closed(
 
 
 def test_server_shutdown_is_announced_then_the_connection_closes(venue: BinanceSimVenue) -> None:
-    venue.shutdown_grace_s = 0.05
+    venue.settings = attrs.evolve(venue.settings, shutdown_grace_s=0.05)
     ws = _connect(venue.ws_url + "/stream?streams=bnbbtc@aggTrade")
     try:
         while not venue.sessions:
@@ -176,7 +177,11 @@ def test_stalled_connection_sends_no_data_but_still_answers_pings(
 
 
 def test_a_client_that_never_answers_pings_is_disconnected_after_the_pong_timeout() -> None:
-    with BinanceSimVenue(tick_s=1.0, ping_interval_s=0.05, pong_timeout_s=0.2) as sim:
+    with BinanceSimVenue(
+        settings=attrs.evolve(
+            BINANCE_SIM_SETTINGS, tick_s=1.0, ping_interval_s=0.05, pong_timeout_s=0.2
+        )
+    ) as sim:
         ws = _connect(sim.ws_url + "/ws")  # we never read, so websocket-client never pongs
         try:
             with gevent.Timeout(5):

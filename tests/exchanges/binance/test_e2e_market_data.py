@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from connectivity.core.book_sync import BookInvalid, InvalidReason
 from connectivity.core.events import EventSink
 from connectivity.testing.market_data_contract import MarketDataContract, wait_for
@@ -20,7 +22,7 @@ from exchanges.binance.connector import (
     BinanceMarketData,
     BinanceMarketDataConfig,
 )
-from exchanges.binance.sim import BinanceSimVenue
+from exchanges.binance.sim import BINANCE_SIM_SETTINGS, BinanceSimVenue
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
@@ -35,7 +37,10 @@ class TestBinanceMarketDataContract(MarketDataContract):
 
     def make_venue(self) -> BinanceSimVenue:
         """A simulated Binance with fast ticks and a short shutdown grace."""
-        return BinanceSimVenue(seed=11, tick_s=0.005, shutdown_grace_s=0.3)
+        return BinanceSimVenue(
+            seed=11,
+            settings=attrs.evolve(BINANCE_SIM_SETTINGS, tick_s=0.005, shutdown_grace_s=0.3),
+        )
 
     def make_connector(
         self, venue: BinanceSimVenue, sink: EventSink, **config: Any
