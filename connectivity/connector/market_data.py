@@ -300,8 +300,7 @@ class MarketDataConnector(Connector):
             subscriptions = self._shard_of[symbol].subscriptions
             subscriptions.remove(book)
             subscriptions.add(book)
-            self.sync.snapshot_failed(symbol)  # nothing outstanding on our side
-            return
+            return  # outstanding until the venue's snapshot arrives (or a reset clears it)
         self.spawn(self._snapshot_task, symbol, name=f"snapshot-{symbol}")
 
     def _fetch_snapshot(self, symbol: str) -> FetchedSnapshot:

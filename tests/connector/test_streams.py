@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from connectivity.connector.streams import SUBSCRIBE, UNSUBSCRIBE, Subscriptions
+from connectivity.connector.streams import SUBSCRIBE, UNSUBSCRIBE, AckMode, Subscriptions
 from connectivity.errors import ConfigError
 
 
@@ -60,3 +60,26 @@ def test_more_streams_than_a_connection_carries_is_a_config_error() -> None:
     assert subs.room == 0
     with pytest.raises(ConfigError):
         subs.add(["c"])
+
+
+def test_acks_that_name_their_streams_settle_the_requests_that_asked_for_them() -> None:
+    subs = Subscriptions(_encode, batch_size=2, ack_mode=AckMode.STREAMS)
+    subs.add(["book.A", "book.B", "book.C"])
+    subs.replay(lambda frame: None)
+    assert subs.on_ack_streams(["book.A"]) and not subs.wait_settled(0)  # one of two pending
+    assert not subs.on_ack_streams(["book.X"])  # nothing asked for it
+    assert subs.on_ack_streams(["book.B", "book.C"]) and subs.wait_settled(0)
+    assert subs.all_acked
+    subs.remove(["book.A"])
+    assert subs.on_ack_streams(["book.A"], subscribed=False)
+    assert subs.acked == {"book.B", "book.C"} and subs.all_acked
+
+
+def test_venues_that_never_acknowledge_count_a_request_as_acked_once_sent() -> None:
+    subs = Subscriptions(_encode, ack_mode=AckMode.NONE)
+    subs.add(["book.A"])
+    sent: list[str] = []
+    subs.replay(sent.append)
+    assert len(sent) == 1 and subs.wait_settled(0) and subs.all_acked
+    subs.remove(["book.A"])
+    assert subs.acked == set() and len(sent) == 2
