@@ -3,8 +3,12 @@
 - ``clock``: the one time seam (``SystemClock``, ``ManualClock`` for tests).
 - ``decimal``: exact venue decimal strings <-> fixed-point ints; tick/step rounding.
 - ``models``: frozen values (instruments, orders, fills, balances, book levels, trades).
-- ``book`` / ``book_sync`` / ``book_integrity``: the L2 book, snapshot + delta sync with a
-  declared integrity mode, per-symbol resync and staleness.
+- ``book`` / ``book_sync`` / ``book_integrity``: the L2 book (truncatable to a depth),
+  snapshot + delta sync with a declared integrity mode and a rule as a strategy object
+  (update-id ranges, per-connection sequences, top-N checksums), per-symbol resync, staleness.
+- ``events``: the venue-neutral events a connector emits (book valid / invalid, top of book,
+  public trade) and the ``EventSink`` type.
+- ``counters``: ``ErrorCounter``, the one count-and-log-sparingly policy for bad input.
 - ``ratelimit``: weighted multi-bucket limiter with header correction, bans, in-flight caps.
 - ``store``: sequence-number and message stores (FIX), an append-only journal.
 - ``latency``: bounded latency samples with percentiles.
