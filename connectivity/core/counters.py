@@ -50,3 +50,7 @@ class ErrorCounter(collections.Counter[str]):
             more = f" (+{suppressed} suppressed)" if suppressed else ""
             self._log.warning("%s: %s (%s #%d): %r%s", self.owner, what, key, self[key], exc, more)
         return self[key]
+
+    def copy(self) -> collections.Counter[str]:
+        """Return the counts as a plain ``Counter`` (a snapshot, without the logging policy)."""
+        return collections.Counter(self)
