@@ -51,6 +51,10 @@ class ErrorCounter(collections.Counter[str]):
             self._log.warning("%s: %s (%s #%d): %r%s", self.owner, what, key, self[key], exc, more)
         return self[key]
 
-    def copy(self) -> collections.Counter[str]:
-        """Return the counts as a plain ``Counter`` (a snapshot, without the logging policy)."""
-        return collections.Counter(self)
+    def copy(self) -> ErrorCounter:
+        """Return an independent snapshot of the counts, with the same logging policy."""
+        clone = ErrorCounter(
+            self.owner, self._now_ns, logger=self._log, log_interval_ns=self.log_interval_ns
+        )
+        clone.update(self)
+        return clone
