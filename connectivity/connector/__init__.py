@@ -3,7 +3,8 @@
 ``base`` (life cycle, greenlets, sink, error counting), ``market_data`` (sharding,
 subscriptions, snapshots, read API), ``dialect`` (what a venue supplies), ``router`` (one
 connection's inbound frames), ``streams`` (desired vs acknowledged subscriptions),
-``recording`` (the venue-neutral ``--record`` format), ``endpoint`` (REST endpoint values).
+``recording`` (the venue-neutral ``--record`` format) and ``replay`` (a recording through a
+dialect and a fresh ``BookSync``), ``endpoint`` (REST endpoint values).
 """
 
 from connectivity.connector.base import Connector, EventSink, QueueSink

@@ -15,7 +15,8 @@ Hooks: :meth:`~MarketDataDialect.stream_url`, :meth:`~MarketDataDialect.stream_n
 :meth:`~MarketDataDialect.encode` (subscribe / unsubscribe), :meth:`~MarketDataDialect.route`
 (the hot path: one inbound frame to its symbol's book, or parsed),
 :meth:`~MarketDataDialect.interpret` (a parsed message to a neutral :data:`Inbound`) and
-:meth:`~MarketDataDialect.fetch_snapshot` (REST venues).
+:meth:`~MarketDataDialect.fetch_snapshot` with :meth:`~MarketDataDialect.parse_snapshot` (REST
+venues; the parse alone replays recordings).
 """
 
 from __future__ import annotations
@@ -147,3 +148,6 @@ class MarketDataDialect(Protocol):
 
     def fetch_snapshot(self, rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
         """Fetch one symbol's book snapshot over REST (``SnapshotSource.REST`` venues)."""
+
+    def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
+        """Parse a recorded REST snapshot body (what :meth:`fetch_snapshot` recorded)."""

@@ -71,9 +71,12 @@ def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
     return tuple(symbols)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class MarketDataConfig:
-    """What to stream and from where; None limits mean "the venue's own" (its dialect's)."""
+    """What to stream and from where; None limits mean "the venue's own" (its dialect's).
+
+    Keyword-only: a venue's config subclass redefines some defaults, which reorders fields.
+    """
 
     symbols: tuple[str, ...] = attrs.field(converter=_as_tuple)
     rest_url: str = ""

@@ -26,7 +26,7 @@ from exchanges._template.dialect import TEMPLATE_WS_SETTINGS, TemplateDialect
 __all__ = ["TemplateMarketDataConfig", "template_market_data"]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class TemplateMarketDataConfig(MarketDataConfig):
     """What to stream and from where; defaults are the venue's production endpoints."""
 

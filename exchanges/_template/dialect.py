@@ -7,7 +7,8 @@ MarketDataConnector` asks a venue. Required: every attribute and method of
 - facts: ``venue``, ``channels``, ``ack_mode``, ``snapshot_source``, ``integrity``, ``rule``,
   ``checksum``, ``price_scale``, ``qty_scale``, ``max_streams_per_connection``, ``ws_settings``;
 - hooks: ``venue_symbol``, ``stream_url``, ``stream_name``, ``encode``, ``route``,
-  ``interpret``, ``fetch_snapshot`` (REST snapshot venues; in-stream ones raise).
+  ``interpret``, ``fetch_snapshot`` and ``parse_snapshot`` (REST snapshot venues; in-stream
+  ones raise).
 
 Optional: a one-pass ``route`` that feeds depth rows straight into ``sync`` and returns
 ``BookFed`` (Binance's ``feed_frame``) once a benchmark shows the parse is the bottleneck.
@@ -28,7 +29,7 @@ from connectivity.connector.dialect import (
     SnapshotSource,
 )
 from connectivity.connector.endpoint import Endpoint
-from connectivity.core.book import ChecksumFn
+from connectivity.core.book import BookSnapshot, ChecksumFn
 from connectivity.core.book_sync import BookSync, SequenceRule
 from connectivity.transport.http import RestClient
 from connectivity.transport.wsclient import WebSocketSettings
@@ -105,3 +106,7 @@ class TemplateDialect:
         response = SNAPSHOT.call(rest, {"symbol": symbol, "limit": limit})
         snapshot = parse_snapshot(response.data, symbol, response.received_ns)
         return FetchedSnapshot(snapshot, orjson.dumps(response.data), rest.base_url)
+
+    def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
+        """Parse a recorded snapshot body (replay)."""
+        return parse_snapshot(body, symbol, ts_recv)

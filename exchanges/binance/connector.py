@@ -63,7 +63,7 @@ def _trade_stream(_: object, attribute: attrs.Attribute[Any], value: str | None)
         raise ConfigError(f"{attribute.name} must be one of {choices}, got {value!r}")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class BinanceMarketDataConfig(MarketDataConfig):
     """What to stream and from where; defaults are Binance production's public endpoints."""
 

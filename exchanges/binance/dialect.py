@@ -179,3 +179,8 @@ class BinanceDialect:
         response = DEPTH.call(rest, {"symbol": symbol, "limit": limit})
         snapshot = parse_depth_snapshot(response.data, symbol, response.received_ns)
         return FetchedSnapshot(snapshot, orjson.dumps(response.data), rest.base_url)
+
+    @staticmethod
+    def parse_snapshot(body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
+        """Parse a recorded ``GET /api/v3/depth`` body."""
+        return parse_depth_snapshot(body, symbol, ts_recv)

@@ -66,6 +66,9 @@ class InStreamDialect:
     def fetch_snapshot(self, rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
         raise AssertionError("in-stream venues never fetch snapshots")
 
+    def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
+        raise AssertionError("in-stream venues record no REST snapshots")
+
 
 class FakeConnection:
     """Records what the connector sends; the test plays the venue."""
