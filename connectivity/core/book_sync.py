@@ -20,6 +20,11 @@ Usage by a market-data connector (no I/O here: the connector fetches snapshots):
     sync.check_stale(clock.time_ns())         # periodically, with the Clock's time
     sync.reset()                              # after a reconnect: resync every symbol
 
+Other venues' rules are strategy objects too: ``BookSync(IntegrityMode.CHECKSUM,
+checksum=TopLevelsChecksum(25, crc32_fn), max_depth=25)`` keeps a top-25 book checked against
+the checksum each delta carries (Kraken, OKX); ``ConnectionSequence`` checks per-connection
+sequence numbers (Coinbase) in the connector, which resets the connection's symbols on a gap.
+
 ``request_snapshot`` and the boolean returns are two ways to learn the same thing: a
 snapshot request is issued once per need (not per delta) until :meth:`on_snapshot` or
 :meth:`snapshot_failed` is called.
