@@ -57,13 +57,15 @@ def serve(count: int, active: int, seed: int) -> None:
     from connectivity.runtime import patch
 
     patch()
+    import attrs
     import gevent.os
 
     from connectivity.sim.market import SymbolSpec
-    from exchanges.binance.sim import BinanceSimVenue
+    from exchanges.binance.sim import BINANCE_SIM_SETTINGS, BinanceSimVenue
 
     specs = [SymbolSpec(name, name[:5], "USDT", mid="100") for name in symbol_names(count)]
-    venue = BinanceSimVenue(specs, seed=seed, tick_s=TICK_S)
+    settings = attrs.evolve(BINANCE_SIM_SETTINGS, tick_s=TICK_S)
+    venue = BinanceSimVenue(specs, seed=seed, settings=settings)
     venue.active_per_tick = active
     venue.start()
     print(json.dumps({"rest": venue.rest_url, "ws": venue.ws_url}), flush=True)

@@ -9,7 +9,9 @@ start; ``docs/adding-a-venue.md`` walks through each hook.
 Facts: ``venue``, ``channels``, ``ack_mode``, ``snapshot_source``, ``integrity`` with its
 ``rule`` (per-symbol update ids, per-connection sequence numbers) or ``checksum`` (top-N
 checksum), ``price_scale`` / ``qty_scale``, ``max_streams_per_connection`` and ``ws_settings``
-(outbound frames per second, rollover lifetime, ping timers).
+(outbound frames per second, rollover lifetime, ping timers), and for REST snapshots their
+weight tiers (``snapshot_tiers``, planned by :mod:`connectivity.connector.snapshots`) and
+limiter bucket (``weight_bucket``).
 
 Hooks: :meth:`~MarketDataDialect.stream_url`, :meth:`~MarketDataDialect.stream_name`,
 :meth:`~MarketDataDialect.encode` (subscribe / unsubscribe), :meth:`~MarketDataDialect.route`
@@ -22,7 +24,7 @@ venues; the parse alone replays recordings).
 from __future__ import annotations
 
 import enum
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from typing import NamedTuple, Protocol
 
 import attrs
@@ -124,6 +126,8 @@ class MarketDataDialect(Protocol):
     qty_scale: int
     max_streams_per_connection: int
     ws_settings: WebSocketSettings
+    snapshot_tiers: Sequence[tuple[int, int]]  # REST: (largest limit of a band, its weight)
+    weight_bucket: str  # REST: the limiter bucket snapshots draw from
 
     def venue_symbol(self, symbol: str) -> str:
         """Return the venue's spelling of ``symbol`` (as books and events name it)."""
@@ -147,7 +151,8 @@ class MarketDataDialect(Protocol):
         """Translate what :meth:`route` returned (other than BookFed) into neutral terms."""
 
     def fetch_snapshot(self, rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
-        """Fetch one symbol's book snapshot over REST (``SnapshotSource.REST`` venues)."""
+        """Fetch one symbol's ``limit``-level snapshot over REST, waiting for the weight
+        budget (``SnapshotSource.REST`` venues); its ``depth`` says how deep it is exact."""
 
     def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
         """Parse a recorded REST snapshot body (what :meth:`fetch_snapshot` recorded)."""

@@ -9,15 +9,18 @@
   venue's outbound limit) and replays its desired streams after every reconnect, waiting for
   the acknowledgements the dialect's ``ack_mode`` describes.
 - Snapshots: when a symbol's :class:`BookSync` asks (first sync, gap, crossed book), one
-  snapshot is fetched through :meth:`MarketDataConnector._fetch_snapshot` (the REST client's
-  limiter applies), with per-symbol exponential backoff on failure; in-stream venues
-  resubscribe the symbol's book stream instead.
+  snapshot is fetched by :meth:`MarketDataConnector._fetch_snapshot` (through the dialect and
+  the REST client's limiter), planned by :mod:`connectivity.connector.snapshots`: the bot's symbol
+  order first, at the cheapest weight tier covering ``book_depth``, a bounded number in
+  flight, optionally deepened later while valid; per-symbol exponential backoff on failure
+  (exactly ``Retry-After`` on a 429). In-stream venues resubscribe the book stream instead.
 - Liveness: a disconnect invalidates that connection's books at once (the bot stops quoting)
   and they resync after the reconnect; a shutdown notice or the venue's connection lifetime
   (``ws_settings.rollover_after_s``) triggers a seamless rollover; a book stream silent for
   ``stream_stale_after_s`` (a dead feed that still answers pings) ends its connection.
 - Reading: :meth:`book`, :meth:`view`, :meth:`top_of_book`, :meth:`is_valid`,
-  :meth:`stats`, :meth:`wait_valid`; :attr:`latency` holds feed-latency samples per symbol.
+  :meth:`stats`, :meth:`books_valid`, :meth:`wait_valid`; :attr:`latency` holds feed-latency
+  samples per symbol.
 - Symbols can be added and removed after start (:meth:`add_symbols`, :meth:`remove_symbols`).
 
 The bot receives the venue-neutral events of :mod:`connectivity.core.events`.
@@ -25,7 +28,7 @@ The bot receives the venue-neutral events of :mod:`connectivity.core.events`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -40,13 +43,20 @@ from connectivity.connector.dialect import (
 )
 from connectivity.connector.recording import Recorder
 from connectivity.connector.router import StreamRouter
+from connectivity.connector.snapshots import (
+    SnapshotJob,
+    SnapshotPlanner,
+    SnapshotRunner,
+    cheapest_limit,
+    spare_budget_wait,
+)
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookView, OrderBook
 from connectivity.core.book_sync import BookEvent, BookInvalid, BookStats, BookSync, BookValid
 from connectivity.core.clock import NS_PER_SECOND, Clock
 from connectivity.core.events import EventSink, TopOfBook
 from connectivity.core.latency import LatencyRecorder
-from connectivity.errors import ConfigError, ConnectFailed, ConnectivityError
+from connectivity.errors import ConfigError, ConnectFailed, ConnectivityError, RateLimited
 from connectivity.transport.http import RestClient
 from connectivity.transport.websocket import (
     MessageHandler,
@@ -71,6 +81,21 @@ def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
     return tuple(symbols)
 
 
+def _positive_int(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{attribute.name} must be an int >= 1, got {value!r}")
+
+
+def _positive_int_or_none(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None:
+        _positive_int(_, attribute, value)
+
+
+def _share(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ConfigError(f"{attribute.name} must be in (0, 1], got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class MarketDataConfig:
     """What to stream and from where; None limits mean "the venue's own" (its dialect's).
@@ -78,16 +103,30 @@ class MarketDataConfig:
     Keyword-only: a venue's config subclass redefines some defaults, which reorders fields.
     """
 
-    symbols: tuple[str, ...] = attrs.field(converter=_as_tuple)
+    symbols: tuple[str, ...] = attrs.field(converter=_as_tuple)  # most important first
     rest_url: str = ""
     ws_url: str = ""
-    snapshot_limit: int = 1000
+    # Levels per side the bot needs; the snapshot is the cheapest weight tier covering it, per
+    # symbol in ``book_depths``; ``snapshot_limit`` forces one limit for all. A book is exact
+    # only as deep as its snapshot.
+    book_depth: int = 20
+    book_depths: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
+    snapshot_limit: int | None = attrs.field(default=None, validator=_positive_int_or_none)
+    # Once a book is valid, deepen it to cover this many levels (one at a time, the book stays
+    # valid, only while less than ``deepen_budget_share`` of the window's weight is used).
+    deep_book_depth: int | None = None
+    deepen_budget_share: float = attrs.field(default=0.5, validator=_share)
+    snapshot_concurrency: int = 8
     max_streams_per_connection: int | None = None
     subscribe_batch: int = 200
     ack_timeout_s: float = 10.0
     stream_stale_after_s: float | None = 30.0  # per-subscription data watchdog
     book_stale_after_s: float | None = None  # flag a book with no update for this long
     snapshot_retry_s: float = 1.0
+    # Deltas kept per symbol while its snapshot is awaited (oldest dropped past it): the
+    # snapshot covers every delta sent before the venue took it, so only a round trip's worth
+    # is needed; bounds memory when thousands of symbols wait.
+    max_buffered_deltas: int = attrs.field(default=100, validator=_positive_int)
     ws_settings: WebSocketSettings | None = None
 
 
@@ -142,6 +181,7 @@ class MarketDataConnector(Connector):
             request_snapshot=self._request_snapshot,
             on_event=self._on_book_event,
             stale_after_ns=stale_ns,
+            max_buffer=config.max_buffered_deltas,
             price_scale=dialect.price_scale,
             qty_scale=dialect.qty_scale,
         )
@@ -154,6 +194,15 @@ class MarketDataConnector(Connector):
         self._shard_of: dict[str, Shard] = {}
         self._snapshot_failures: dict[str, int] = {}
         self._url = dialect.stream_url(config.ws_url)
+        self._depths = {dialect.venue_symbol(s): d for s, d in config.book_depths.items()}
+        self._deep = None
+        self.snapshots: SnapshotRunner | None = None
+        if dialect.snapshot_source is SnapshotSource.REST:
+            tiers = dialect.snapshot_tiers
+            if config.deep_book_depth is not None:
+                self._deep = cheapest_limit(config.deep_book_depth, tiers)
+            planner = SnapshotPlanner((), {}, tiers, max_in_flight=config.snapshot_concurrency)
+            self.snapshots = SnapshotRunner(planner, self._fetch_job, self.spawn)
         self.add_symbols(config.symbols)
 
     # -- symbols and shards ------------------------------------------------------------------
@@ -167,6 +216,7 @@ class MarketDataConnector(Connector):
         for symbol in dict.fromkeys(self.dialect.venue_symbol(s) for s in symbols):
             if symbol in self._shard_of:
                 continue
+            self._plan(symbol)
             self.sync.add_symbol(symbol)
             self._valid[symbol] = gevent.event.Event()
             shard = self._shard_with_room()
@@ -198,6 +248,16 @@ class MarketDataConnector(Connector):
             self._valid.pop(symbol).clear()
             removed.append(symbol)
         return removed
+
+    def _plan(self, symbol: str) -> None:
+        """Plan the symbol's snapshot depth: the cheapest tier covering what the bot asked."""
+        if self.snapshots is None:
+            return
+        limit = self.config.snapshot_limit
+        if limit is None:
+            depth = self._depths.get(symbol, self.config.book_depth)
+            limit = cheapest_limit(depth, self.dialect.snapshot_tiers)
+        self.snapshots.planner.add(symbol, limit, self._deep)
 
     def _shard_with_room(self) -> Shard:
         needed = len(self.dialect.channels)
@@ -289,6 +349,7 @@ class MarketDataConnector(Connector):
         if flag is not None:
             if isinstance(event, BookValid):
                 flag.set()
+                self._deepen_later(event.symbol)
             elif isinstance(event, BookInvalid):
                 flag.clear()
         self.emit(event)
@@ -304,25 +365,55 @@ class MarketDataConnector(Connector):
             subscriptions.remove(book)
             subscriptions.add(book)
             return  # outstanding until the venue's snapshot arrives (or a reset clears it)
-        self.spawn(self._snapshot_task, symbol, name=f"snapshot-{symbol}")
+        if self.snapshots is not None:
+            self.snapshots.request(symbol)
 
-    def _fetch_snapshot(self, symbol: str) -> FetchedSnapshot:
-        """Fetch one snapshot (the seam a startup planner may take over)."""
+    def _deepen_later(self, symbol: str) -> None:
+        if self.snapshots is None:
+            return
+        deep = self.snapshots.planner.deep_limit(symbol)
+        if deep is not None and (self.sync.book(symbol).snapshot_depth or 0) < deep:
+            self.snapshots.deepen(symbol)
+
+    def _fetch_job(self, job: SnapshotJob) -> None:
+        if job.symbol not in self._shard_of:
+            return  # removed while queued
+        if job.deepen:
+            assert self.rest is not None  # REST venues only
+            limiter, share = self.rest.limiter, self.config.deepen_budget_share
+            bucket = self.dialect.weight_bucket
+            while limiter is not None:  # each wait ends at a window boundary
+                wait = spare_budget_wait(limiter, bucket, job.weight, share, self.clock.time_ns())
+                if not wait:
+                    break
+                self.clock.sleep(wait)
+            if not self.sync.deepen(job.symbol):
+                return  # no longer valid: its resync comes first
+        self._fetch_snapshot(job.symbol, job.limit)
+
+    def _snapshot_from_venue(self, symbol: str, limit: int) -> FetchedSnapshot:
+        """Get one snapshot through the dialect (and the REST client's limiter)."""
         assert self.rest is not None  # checked in __init__ for REST venues
-        return self.dialect.fetch_snapshot(self.rest, symbol, self.config.snapshot_limit)
+        return self.dialect.fetch_snapshot(self.rest, symbol, limit)
 
-    def _snapshot_task(self, symbol: str) -> None:
+    def _fetch_snapshot(self, symbol: str, limit: int | None = None) -> None:
+        """Fetch one symbol's snapshot (the planned limit by default) and feed it to the sync;
+        on failure back off, then let the next delta ask again."""
+        if limit is None:
+            assert self.snapshots is not None  # REST venues plan every symbol
+            limit = self.snapshots.planner.limit(symbol)
         try:
-            fetched = self._fetch_snapshot(symbol)
+            fetched = self._snapshot_from_venue(symbol, limit)
         except ConnectivityError as exc:
             self.snapshot_failures += 1
             failures = self._snapshot_failures[symbol] = self._snapshot_failures.get(symbol, 0) + 1
             self.count_error(exc, f"snapshot of {symbol} failed")
-            # Back off per symbol (a refused or throttled snapshot must not burn weight in a
-            # loop); a RateLimited answer says how long at least.
+            # Back off per symbol (a refused snapshot must not burn weight in a loop); a 429 or
+            # a local refusal says exactly when the budget reopens: wait that long, no longer.
             delay = min(self.config.snapshot_retry_s * 2 ** (failures - 1), MAX_SNAPSHOT_RETRY_S)
-            retry_after = getattr(exc, "retry_after", None)
-            self.clock.sleep(max(delay, retry_after or 0.0))
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                delay = exc.retry_after
+            self.clock.sleep(delay)
             self.sync.snapshot_failed(symbol)  # the next delta asks again
             return
         self._snapshot_failures.pop(symbol, None)
@@ -368,6 +459,10 @@ class MarketDataConnector(Connector):
     def stats(self, symbol: str) -> BookStats:
         """Return the symbol's book counters (updates, resyncs, gaps, ...)."""
         return self.sync.stats(self.dialect.venue_symbol(symbol))
+
+    def books_valid(self) -> tuple[int, int]:
+        """Return ``(books valid, books watched)``: startup progress at a glance."""
+        return sum(flag.is_set() for flag in self._valid.values()), len(self._valid)
 
     def wait_valid(self, symbols: Sequence[str] | None = None, timeout: float = 10.0) -> bool:
         """Wait until every given symbol's book is valid; False on timeout."""

@@ -141,6 +141,13 @@ class SnapshotPlanner:
             deep_limits={symbol: deep for symbol in order if deep > limits[symbol]},
         )
 
+    def add(self, symbol: str, limit: int, deep_limit: int | None = None) -> None:
+        """Plan ``symbol`` (e.g. subscribed after start): ranked after every symbol before it."""
+        self._rank.setdefault(symbol, len(self._rank))
+        self._limits[symbol] = limit
+        if deep_limit is not None and deep_limit > limit:
+            self._deep_limits[symbol] = deep_limit
+
     def limit(self, symbol: str) -> int:
         """Return the snapshot limit planned for ``symbol``."""
         limit = self._limits.get(symbol)

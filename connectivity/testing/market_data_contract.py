@@ -40,7 +40,14 @@ from connectivity.sim.faults import FaultKnobs
 from connectivity.sim.session import StreamSession
 from connectivity.transport.wsclient import WebSocketSettings
 
-__all__ = ["ContractVenue", "MarketDataContract", "TrueBookLike", "wait_for"]
+__all__ = [
+    "TIMEOUT",
+    "ContractVenue",
+    "MarketDataContract",
+    "TrueBookLike",
+    "assert_books_equal_truth",
+    "wait_for",
+]
 
 TIMEOUT = 10.0
 
@@ -50,6 +57,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
     with gevent.Timeout(timeout, AssertionError(f"condition not met in {timeout}s")):
         while not condition():
             gevent.sleep(0.005)
+
+
+def assert_books_equal_truth(venue: Any, md: MarketDataConnector, symbols: Sequence[str]) -> None:
+    """Freeze the market, let the connector catch up, compare every level exactly."""
+    venue.freeze()
+    for symbol in symbols:
+        target = venue.true_book(symbol).update_id
+        wait_for(lambda s=symbol, t=target: md.is_valid(s) and md.book(s).update_id >= t)  # type: ignore[misc]
+        truth = venue.true_book(symbol)
+        view = md.view(symbol, 100_000)
+        assert view.valid and view.update_id == truth.update_id
+        assert [(lv.price, lv.quantity) for lv in view.bid_levels()] == list(truth.bids)
+        assert [(lv.price, lv.quantity) for lv in view.ask_levels()] == list(truth.asks)
 
 
 class TrueBookLike(Protocol):
@@ -154,20 +174,7 @@ class MarketDataContract:
             md.close()
 
     # -- helpers -----------------------------------------------------------------------------
-    @staticmethod
-    def assert_books_equal_truth(
-        venue: Any, md: MarketDataConnector, symbols: Sequence[str]
-    ) -> None:
-        """Freeze the market, let the connector catch up, compare every level exactly."""
-        venue.freeze()
-        for symbol in symbols:
-            target = venue.true_book(symbol).update_id
-            wait_for(lambda s=symbol, t=target: md.is_valid(s) and md.book(s).update_id >= t)  # type: ignore[misc]
-            truth = venue.true_book(symbol)
-            view = md.view(symbol, 100_000)
-            assert view.valid and view.update_id == truth.update_id
-            assert [(lv.price, lv.quantity) for lv in view.bid_levels()] == list(truth.bids)
-            assert [(lv.price, lv.quantity) for lv in view.ask_levels()] == list(truth.asks)
+    assert_books_equal_truth = staticmethod(assert_books_equal_truth)
 
     # -- the contract ------------------------------------------------------------------------
     def test_books_become_valid_and_equal_the_true_books(self, venue: Any, start: Any) -> None:

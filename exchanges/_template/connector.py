@@ -20,7 +20,7 @@ from connectivity.core.events import EventSink
 from connectivity.core.ratelimit import Bucket, RateLimiter
 from connectivity.transport.http import RestClient
 from connectivity.transport.wsclient import WebSocketSettings
-from exchanges._template.constants import REST_URL, SNAPSHOT_LIMIT, VENUE, WS_URL
+from exchanges._template.constants import REST_URL, VENUE, WEIGHT_BUCKET, WS_URL
 from exchanges._template.dialect import TEMPLATE_WS_SETTINGS, TemplateDialect
 
 __all__ = ["TemplateMarketDataConfig", "template_market_data"]
@@ -32,9 +32,8 @@ class TemplateMarketDataConfig(MarketDataConfig):
 
     rest_url: str = REST_URL
     ws_url: str = WS_URL
-    snapshot_limit: int = SNAPSHOT_LIMIT
     ws_settings: WebSocketSettings | None = TEMPLATE_WS_SETTINGS
-    requests_per_minute: int = 600  # the venue's REST limit for the snapshot pool
+    weight_per_minute: int = 600  # the venue's REST weight limit (snapshots draw from it)
 
 
 def template_market_data(
@@ -46,7 +45,9 @@ def template_market_data(
 ) -> MarketDataConnector:
     """Build the venue's market-data connector with real collaborators."""
     clock = clock or SystemClock()
-    limiter = RateLimiter(clock, [Bucket("weight", config.requests_per_minute, 60.0)], name=VENUE)
+    limiter = RateLimiter(
+        clock, [Bucket(WEIGHT_BUCKET, config.weight_per_minute, 60.0)], name=VENUE
+    )
     rest = RestClient(config.rest_url, venue=VENUE, clock=clock, limiter=limiter)
     return MarketDataConnector(
         config,

@@ -18,11 +18,12 @@ __all__ = [
     "PRICE_SCALE",
     "QTY_SCALE",
     "REST_URL",
-    "SNAPSHOT_LIMIT",
+    "SNAPSHOT_TIERS",
     "SNAPSHOT_PATH",
     "TOP_OF_BOOK_STREAM",
     "TRADES_STREAM",
     "VENUE",
+    "WEIGHT_BUCKET",
     "WS_PATH",
     "WS_URL",
 ]
@@ -32,7 +33,8 @@ REST_URL = "https://api.venue.example"
 WS_URL = "wss://stream.venue.example"
 WS_PATH = "/ws"  # where a market-data connection opens; streams are subscribed live
 SNAPSHOT_PATH = "/api/book"  # GET ?symbol=&limit= -> {"last": id, "bids": .., "asks": ..}
-SNAPSHOT_LIMIT = 1000
+SNAPSHOT_TIERS = ((100, 1), (1000, 5))  # (largest limit of a band, its request weight)
+WEIGHT_BUCKET = "weight"
 
 # Stream (channel) name templates, by the venue's spelling of the symbol.
 BOOK_STREAM = "book.{symbol}"

@@ -5,7 +5,8 @@ MarketDataConnector` asks a venue. Required: every attribute and method of
 :class:`~connectivity.connector.dialect.MarketDataDialect`:
 
 - facts: ``venue``, ``channels``, ``ack_mode``, ``snapshot_source``, ``integrity``, ``rule``,
-  ``checksum``, ``price_scale``, ``qty_scale``, ``max_streams_per_connection``, ``ws_settings``;
+  ``checksum``, ``price_scale``, ``qty_scale``, ``max_streams_per_connection``, ``ws_settings``,
+  ``snapshot_tiers``, ``weight_bucket``;
 - hooks: ``venue_symbol``, ``stream_url``, ``stream_name``, ``encode``, ``route``,
   ``interpret``, ``fetch_snapshot`` and ``parse_snapshot`` (REST snapshot venues; in-stream
   ones raise).
@@ -16,7 +17,8 @@ Optional: a one-pass ``route`` that feeds depth rows straight into ``sync`` and 
 
 from __future__ import annotations
 
-from collections.abc import Container
+import math
+from collections.abc import Container, Sequence
 from typing import cast
 
 import orjson
@@ -29,6 +31,7 @@ from connectivity.connector.dialect import (
     SnapshotSource,
 )
 from connectivity.connector.endpoint import Endpoint
+from connectivity.connector.snapshots import tier_weight
 from connectivity.core.book import BookSnapshot, ChecksumFn
 from connectivity.core.book_sync import BookSync, SequenceRule
 from connectivity.transport.http import RestClient
@@ -42,9 +45,11 @@ from exchanges._template.constants import (
     PRICE_SCALE,
     QTY_SCALE,
     SNAPSHOT_PATH,
+    SNAPSHOT_TIERS,
     TOP_OF_BOOK_STREAM,
     TRADES_STREAM,
     VENUE,
+    WEIGHT_BUCKET,
     WS_PATH,
 )
 from exchanges._template.parsers import parse_message, parse_snapshot
@@ -52,7 +57,13 @@ from exchanges._template.parsers import parse_message, parse_snapshot
 __all__ = ["SNAPSHOT", "TEMPLATE_WS_SETTINGS", "TemplateDialect"]
 
 TEMPLATE_WS_SETTINGS = WebSocketSettings(send_limit=MAX_OUTBOUND_PER_S, send_window_s=1.0)
-SNAPSHOT = Endpoint("snapshot", "GET", SNAPSHOT_PATH, weight=1)
+SNAPSHOT = Endpoint(
+    "snapshot",
+    "GET",
+    SNAPSHOT_PATH,
+    weight=lambda params: tier_weight(params["limit"], SNAPSHOT_TIERS),
+    bucket=WEIGHT_BUCKET,
+)
 _TEMPLATES = {
     Channel.BOOK: BOOK_STREAM,
     Channel.TOP_OF_BOOK: TOP_OF_BOOK_STREAM,
@@ -74,6 +85,8 @@ class TemplateDialect:
     qty_scale = QTY_SCALE
     max_streams_per_connection = MAX_STREAMS_PER_CONNECTION
     ws_settings = TEMPLATE_WS_SETTINGS
+    snapshot_tiers: Sequence[tuple[int, int]] = SNAPSHOT_TIERS
+    weight_bucket = WEIGHT_BUCKET
 
     def venue_symbol(self, symbol: str) -> str:
         """Return the venue's spelling (here: upper case, as given)."""
@@ -103,8 +116,8 @@ class TemplateDialect:
 
     def fetch_snapshot(self, rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
         """``GET SNAPSHOT_PATH?symbol=&limit=`` through the REST client and its limiter."""
-        response = SNAPSHOT.call(rest, {"symbol": symbol, "limit": limit})
-        snapshot = parse_snapshot(response.data, symbol, response.received_ns)
+        response = SNAPSHOT.call(rest, {"symbol": symbol, "limit": limit}, max_wait=math.inf)
+        snapshot = parse_snapshot(response.data, symbol, response.received_ns)._replace(depth=limit)
         return FetchedSnapshot(snapshot, orjson.dumps(response.data), rest.base_url)
 
     def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:

@@ -32,7 +32,6 @@ from exchanges.binance.constants import (
     DEPTH_STREAMS,
     MAX_STREAMS_PER_CONNECTION,
     REST_BASE_URLS,
-    SNAPSHOT_LIMIT,
     TRADE_STREAMS,
     VENUE,
     WEIGHT_LIMIT_1M,
@@ -69,7 +68,6 @@ class BinanceMarketDataConfig(MarketDataConfig):
 
     rest_url: str = REST_BASE_URLS["market_data"]
     ws_url: str = WS_BASE_URLS["prod"]
-    snapshot_limit: int = SNAPSHOT_LIMIT
     max_streams_per_connection: int | None = MAX_STREAMS_PER_CONNECTION
     ws_settings: WebSocketSettings | None = BINANCE_WS_SETTINGS
     depth_stream: str = attrs.field(
@@ -78,6 +76,9 @@ class BinanceMarketDataConfig(MarketDataConfig):
     trade_stream: str | None = attrs.field(default="trade", validator=_trade_stream)
     book_ticker: bool = True
     weight_limit_1m: int = WEIGHT_LIMIT_1M
+    # Weight drawn this close to a minute's end also counts in the next minute: Binance counts
+    # a request when it arrives, possibly after the boundary (no 429 from a straddling burst).
+    weight_edge_s: float = 1.0
 
     def dialect(self) -> BinanceDialect:
         """Return the Binance dialect streaming this config's channels."""
@@ -119,7 +120,9 @@ class BinanceMarketData(MarketDataConnector):
         """Build the connector with real collaborators (REST client, limiter, websockets)."""
         clock = clock or SystemClock()
         limiter = RateLimiter(
-            clock, [Bucket(WEIGHT_BUCKET, config.weight_limit_1m, 60.0)], name="binance-ip"
+            clock,
+            [Bucket(WEIGHT_BUCKET, config.weight_limit_1m, 60.0, edge_s=config.weight_edge_s)],
+            name="binance-ip",
         )
         rest = RestClient(
             config.rest_url,

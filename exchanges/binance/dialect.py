@@ -4,11 +4,15 @@
 what is true of Binance (every value read from :mod:`exchanges.binance.constants`): combined
 stream connections of at most 1024 streams, live ``SUBSCRIBE`` frames paced to 5 per 1.25 s
 and acknowledged by request id, a 24 h connection lifetime (rolled over at 23.5 h), depth
-snapshots over REST (``GET /api/v3/depth``) checked with the U/u update-id rule, 8-decimal
-prices and quantities. Its hot path is :func:`~exchanges.binance.parsers.feed_frame` itself.
+snapshots over REST (``GET /api/v3/depth``, weight by limit tier) checked with the U/u
+update-id rule, 8-decimal prices and quantities. Its hot path is
+:func:`~exchanges.binance.parsers.feed_frame` itself.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import orjson
 
@@ -34,17 +38,19 @@ from exchanges.binance.constants import (
     BOOK_SEQUENCE_RULE,
     BOOK_TICKER_STREAM,
     DEPTH_STREAMS,
+    DEPTH_WEIGHTS,
     MAX_INCOMING_MESSAGES_PER_S,
     MAX_STREAMS_PER_CONNECTION,
     OUTBOUND_WINDOW_S,
     PRICE_SCALE,
     QTY_SCALE,
     ROLLOVER_AFTER_S,
+    SNAPSHOT_LIMIT_MAX,
     TRADE_STREAMS,
     VENUE,
     WS_LIVE_PATH,
 )
-from exchanges.binance.endpoints import DEPTH
+from exchanges.binance.endpoints import DEPTH, WEIGHT_BUCKET
 from exchanges.binance.parsers import (
     BookTicker,
     PublicTrade,
@@ -89,6 +95,8 @@ class BinanceDialect:
     qty_scale = QTY_SCALE
     max_streams_per_connection = MAX_STREAMS_PER_CONNECTION
     ws_settings = BINANCE_WS_SETTINGS
+    snapshot_tiers: Sequence[tuple[int, int]] = DEPTH_WEIGHTS
+    weight_bucket = WEIGHT_BUCKET
 
     # The hot path: a depth diff is decoded straight into its book (no wrapper call).
     route = staticmethod(feed_frame)
@@ -176,8 +184,11 @@ class BinanceDialect:
     @staticmethod
     def fetch_snapshot(rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
         """``GET /api/v3/depth`` through the REST client (and its weight limiter)."""
-        response = DEPTH.call(rest, {"symbol": symbol, "limit": limit})
+        # Waiting for the weight budget is the plan (the connector's planner bounds how many
+        # wait at once).
+        response = DEPTH.call(rest, {"symbol": symbol, "limit": limit}, max_wait=math.inf)
         snapshot = parse_depth_snapshot(response.data, symbol, response.received_ns)
+        snapshot = snapshot._replace(depth=min(limit, SNAPSHOT_LIMIT_MAX))
         return FetchedSnapshot(snapshot, orjson.dumps(response.data), rest.base_url)
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Sequence
 from typing import Any, cast
 
 import orjson
@@ -37,6 +37,8 @@ class InStreamDialect:
     qty_scale = 0
     max_streams_per_connection = 2
     ws_settings = WebSocketSettings()
+    snapshot_tiers: Sequence[tuple[int, int]] = ()  # no REST snapshots
+    weight_bucket = ""
 
     def venue_symbol(self, symbol: str) -> str:
         return symbol.upper()

@@ -6,20 +6,21 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from connectivity.core.book_sync import BookInvalid
 from connectivity.core.decimal import fixed_to_decimal
 from connectivity.errors import ConfigError
 from connectivity.sim.market import SymbolSpec
-from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConfig
-from exchanges.binance.constants import PRICE_SCALE
-from exchanges.binance.sim import BinanceSimVenue
-from tests.exchanges.binance.test_e2e_market_data import (
+from connectivity.testing.market_data_contract import (
     TIMEOUT,
     assert_books_equal_truth,
     wait_for,
 )
+from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConfig
+from exchanges.binance.constants import PRICE_SCALE
+from exchanges.binance.sim import BINANCE_SIM_SETTINGS, BinanceSimVenue
 
 
 def config(**overrides: Any) -> BinanceMarketDataConfig:
@@ -77,7 +78,8 @@ SPECS = tuple(SymbolSpec(f"S{i:02d}USDT", f"S{i:02d}", "USDT", mid=str(100 + i))
 
 @pytest.fixture
 def venue() -> Iterator[BinanceSimVenue]:
-    with BinanceSimVenue(SPECS, seed=2, tick_s=0.005) as sim:
+    fast = attrs.evolve(BINANCE_SIM_SETTINGS, tick_s=0.005)
+    with BinanceSimVenue(SPECS, seed=2, settings=fast) as sim:
         yield sim
 
 
