@@ -235,3 +235,16 @@ def test_deepening_waits_for_spare_budget_until_the_next_window() -> None:
         spare_budget_wait(limiter, "weight", 250, 0.0, clock.time_ns())
     with pytest.raises(ConfigError):
         spare_budget_wait(limiter, "orders", 1, 0.5, clock.time_ns())
+
+
+def test_a_symbol_added_later_ranks_after_every_symbol_planned_before_it() -> None:
+    planner = SnapshotPlanner(["A", "B"], {"A": 100, "B": 100}, TIERS, max_in_flight=1)
+    planner.add("C", 500, deep_limit=1000)
+    for symbol in ("C", "B", "A"):
+        planner.request(symbol)
+    handed = []
+    while (job := planner.next()) is not None:
+        handed.append((job.symbol, job.limit, job.weight))
+        planner.done(job.symbol)
+    assert handed == [("A", 100, 5), ("B", 100, 5), ("C", 500, 25)]
+    assert planner.deep_limit("C") == 1000 and planner.deep_limit("A") is None
