@@ -10,10 +10,10 @@
   the acknowledgements the dialect's ``ack_mode`` describes.
 - Snapshots: when a symbol's :class:`BookSync` asks (first sync, gap, crossed book), one
   snapshot is fetched by :meth:`MarketDataConnector._fetch_snapshot` (through the dialect and
-  the REST client's limiter), planned by :mod:`connectivity.connector.snapshots`: the bot's symbol
-  order first, at the cheapest weight tier covering ``book_depth``, a bounded number in
-  flight, optionally deepened later while valid; per-symbol exponential backoff on failure
-  (exactly ``Retry-After`` on a 429). In-stream venues resubscribe the book stream instead.
+  the REST client's limiter), planned by :mod:`connectivity.connector.snapshots`: the bot's
+  symbol order first, at the cheapest weight tier covering ``book_depth``, a bounded number
+  in flight, optionally deepened later while valid; per-symbol exponential backoff on
+  failure (exactly ``Retry-After`` on a 429). In-stream venues resubscribe the book stream instead.
 - Liveness: a disconnect invalidates that connection's books at once (the bot stops quoting)
   and they resync after the reconnect; a shutdown notice or the venue's connection lifetime
   (``ws_settings.rollover_after_s``) triggers a seamless rollover; a book stream silent for
@@ -28,10 +28,8 @@ The bot receives the venue-neutral events of :mod:`connectivity.core.events`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
-import attrs
 import gevent.event
 
 from connectivity.connector.base import Connector
@@ -40,6 +38,11 @@ from connectivity.connector.dialect import (
     FetchedSnapshot,
     MarketDataDialect,
     SnapshotSource,
+)
+from connectivity.connector.market_data_config import (
+    ConnectionFactory,
+    MarketDataConfig,
+    websocket_connections,
 )
 from connectivity.connector.recording import Recorder
 from connectivity.connector.router import StreamRouter
@@ -58,12 +61,7 @@ from connectivity.core.events import EventSink, TopOfBook
 from connectivity.core.latency import LatencyRecorder
 from connectivity.errors import ConfigError, ConnectFailed, ConnectivityError, RateLimited
 from connectivity.transport.http import RestClient
-from connectivity.transport.websocket import (
-    MessageHandler,
-    WebSocketConnection,
-    WebSocketSettings,
-    websocket_client_factory,
-)
+from connectivity.transport.websocket import WebSocketConnection
 
 __all__ = [
     "ConnectionFactory",
@@ -73,61 +71,7 @@ __all__ = [
     "websocket_connections",
 ]
 
-ConnectionFactory = Callable[..., WebSocketConnection]
 MAX_SNAPSHOT_RETRY_S = 60.0
-
-
-def _as_tuple(symbols: Iterable[str]) -> tuple[str, ...]:
-    return tuple(symbols)
-
-
-def _positive_int(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{attribute.name} must be an int >= 1, got {value!r}")
-
-
-def _positive_int_or_none(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None:
-        _positive_int(_, attribute, value)
-
-
-def _share(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ConfigError(f"{attribute.name} must be in (0, 1], got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class MarketDataConfig:
-    """What to stream and from where; None limits mean "the venue's own" (its dialect's).
-
-    Keyword-only: a venue's config subclass redefines some defaults, which reorders fields.
-    """
-
-    symbols: tuple[str, ...] = attrs.field(converter=_as_tuple)  # most important first
-    rest_url: str = ""
-    ws_url: str = ""
-    # Levels per side the bot needs; the snapshot is the cheapest weight tier covering it, per
-    # symbol in ``book_depths``; ``snapshot_limit`` forces one limit for all. A book is exact
-    # only as deep as its snapshot.
-    book_depth: int = 20
-    book_depths: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
-    snapshot_limit: int | None = attrs.field(default=None, validator=_positive_int_or_none)
-    # Once a book is valid, deepen it to cover this many levels (one at a time, the book stays
-    # valid, only while less than ``deepen_budget_share`` of the window's weight is used).
-    deep_book_depth: int | None = None
-    deepen_budget_share: float = attrs.field(default=0.5, validator=_share)
-    snapshot_concurrency: int = 8
-    max_streams_per_connection: int | None = None
-    subscribe_batch: int = 200
-    ack_timeout_s: float = 10.0
-    stream_stale_after_s: float | None = 30.0  # per-subscription data watchdog
-    book_stale_after_s: float | None = None  # flag a book with no update for this long
-    snapshot_retry_s: float = 1.0
-    # Deltas kept per symbol while its snapshot is awaited (oldest dropped past it): the
-    # snapshot covers every delta sent before the venue took it, so only a round trip's worth
-    # is needed; bounds memory when thousands of symbols wait.
-    max_buffered_deltas: int = attrs.field(default=100, validator=_positive_int)
-    ws_settings: WebSocketSettings | None = None
 
 
 class Shard:
@@ -482,19 +426,3 @@ class MarketDataConnector(Connector):
     def routers(self) -> list[StreamRouter]:
         """Return the per-connection routers (counters of messages and errors)."""
         return [s.router for s in self.shards if s.router is not None]
-
-
-def websocket_connections(
-    clock: Clock, settings: WebSocketSettings, **wire: Any
-) -> ConnectionFactory:
-    """Return a factory of real websocket connections with the venue's ``settings``."""
-    factory = websocket_client_factory(**wire)
-
-    def connection(
-        url: str, on_message: MessageHandler, name: str, **callbacks: Any
-    ) -> WebSocketConnection:
-        return WebSocketConnection(
-            url, on_message, clock=clock, settings=settings, factory=factory, name=name, **callbacks
-        )
-
-    return connection
