@@ -1,10 +1,12 @@
 """Wiring: the Connector base, the generic market-data connector and its venue dialect seam.
 
-``base`` (life cycle, greenlets, sink, error counting), ``market_data`` (sharding,
-subscriptions, snapshots, read API), ``dialect`` (what a venue supplies), ``router`` (one
-connection's inbound frames), ``streams`` (desired vs acknowledged subscriptions),
-``recording`` (the venue-neutral ``--record`` format) and ``replay`` (a recording through a
-dialect and a fresh ``BookSync``), ``endpoint`` (REST endpoint values).
+``base`` (life cycle, greenlets, sink, error counting); ``market_data`` (sharding,
+subscriptions, snapshots, read API) with ``market_data_config`` (its config and websocket
+factory) and ``snapshots`` (snapshot planning against the weight budget); ``dialect`` (what
+a venue supplies); ``router`` (one connection's inbound frames); ``streams`` (desired vs
+acknowledged subscriptions); ``recording`` (the venue-neutral ``--record`` format) and
+``replay`` (a recording through a dialect and a fresh ``BookSync``); ``endpoint`` (REST
+endpoint values).
 """
 
 from connectivity.connector.base import Connector, EventSink, QueueSink
