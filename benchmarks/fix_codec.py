@@ -11,7 +11,7 @@ Cases, all on the same bytes in the same process:
   corrected) -> message, then read 4 fields. Ours validates BodyLength and CheckSum;
   simplefix's ``FixParser`` does neither.
 - parse + validate: ours against Binance's ``spot-fix-oe.xml`` dictionary (types, enums,
-  required fields, tags allowed per message). Skipped if ../shared/data is absent.
+  required fields, tags allowed per message), shipped with the package.
 - encode: one NewOrderSingle from (tag, value) pairs. simplefix is timed twice: building the
   ``FixMessage`` with ``append_pair`` and encoding it, and ``encode()`` alone on a prebuilt one.
 - stream: N ExecutionReports in one buffer through ``FixFramer.feed`` for N = 1k/5k/10k/20k
@@ -47,11 +47,10 @@ sys.path.insert(0, str(ROOT))
 import simplefix  # noqa: E402
 
 from connectivity.transport.fix.codec import encode, parse_message  # noqa: E402
-from connectivity.transport.fix.dictionary import FixDictionary  # noqa: E402
+from connectivity.transport.fix.dictionary import FixDictionary, builtin_path  # noqa: E402
 from connectivity.transport.fix.framing import FixFramer  # noqa: E402
 
-DICTIONARY = ROOT.parent / "shared" / "data" / "dictionaries" / "binance-spot-fix-oe.xml"
-FIX44_XML = ROOT.parent / "shared" / "data" / "dictionaries" / "FIX44.xml"
+DICTIONARY = builtin_path("binance-spot-fix-oe")
 
 EXEC_REPORT_FIELDS: list[tuple[int, str]] = [
     (34, "2"), (49, "SPOT"), (52, "20240611-09:01:46.228950"), (56, "qNXO12fH"),
@@ -159,8 +158,6 @@ def quickfix_case(raw: bytes, repeat: int) -> dict[str, Any]:
         import quickfix
     except ImportError:
         return {"skipped": "quickfix module not installed (pip install quickfix compiles C++)"}
-    if not DICTIONARY.exists():
-        return {"skipped": f"{DICTIONARY} not found"}
     dd = quickfix.DataDictionary(str(DICTIONARY))
     text = raw.decode("ascii")
 
@@ -206,14 +203,11 @@ def main() -> None:
     print(f"parse ExecutionReport: ours {ours:,.0f} ns, simplefix {theirs:,.0f} ns "
           f"({theirs / ours:.1f}x)")  # fmt: skip
 
-    if DICTIONARY.exists():
-        dictionary = FixDictionary.from_xml(DICTIONARY)
-        dictionary.validate(parse_message(raw))
-        both = best_ns(lambda: dictionary.validate(parse_message(raw)), 3000, repeat)
-        results["parse_validate"] = {"ours_ns": both, "vs_simplefix_parse_only": theirs / both}
-        print(f"parse+validate ExecutionReport (Binance OE dictionary): {both:,.0f} ns")
-    else:
-        results["parse_validate"] = {"skipped": f"{DICTIONARY} not found"}
+    dictionary = FixDictionary.builtin("binance-spot-fix-oe")
+    dictionary.validate(parse_message(raw))
+    both = best_ns(lambda: dictionary.validate(parse_message(raw)), 3000, repeat)
+    results["parse_validate"] = {"ours_ns": both, "vs_simplefix_parse_only": theirs / both}
+    print(f"parse+validate ExecutionReport (Binance OE dictionary): {both:,.0f} ns")
 
     prebuilt_message = simplefix.FixMessage()
     prebuilt_message.append_pair(8, "FIX.4.4")

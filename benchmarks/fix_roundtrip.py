@@ -16,8 +16,8 @@ callback sees the report. Two acceptors answer, one after the other, in the same
   re-executes this script under ``unshare -n`` with only loopback up; when quickfix or the
   namespace is unavailable it is reported as skipped.
 
-The FIX 4.4 dictionary comes from ``../shared/data/dictionaries/FIX44.xml``; without it both
-acceptors run without validation. The last line is JSON: p50/p99/mean in microseconds per
+Both acceptors validate against the FIX 4.4 dictionary shipped with the package
+(``FixDictionary.builtin("FIX44")``). The last line is JSON: p50/p99/mean in microseconds per
 acceptor and ours/QuickFIX ratios (below 1 means ours answered faster).
 """
 
@@ -50,18 +50,18 @@ from connectivity.testing.quickfix_peer import (  # noqa: E402
 )
 from connectivity.transport.fix.acceptor import FixAcceptor  # noqa: E402
 from connectivity.transport.fix.codec import FixMessage  # noqa: E402
-from connectivity.transport.fix.dictionary import FixDictionary  # noqa: E402
+from connectivity.transport.fix.dictionary import FixDictionary, builtin_path  # noqa: E402
 from connectivity.transport.fix.pump import FixAddress, FixInitiator  # noqa: E402
 from connectivity.transport.fix.session import Session  # noqa: E402
 from connectivity.transport.fix.session_rules import Role, SessionConfig  # noqa: E402
 from connectivity.transport.fix.session_rules import format_utc_timestamp as stamp  # noqa: E402
 
-DICTIONARY = ROOT.parent / "shared" / "data" / "dictionaries" / "FIX44.xml"
+DICTIONARY = builtin_path("FIX44")
 PEER_PORT = 9878
 
 
-def _dictionary() -> FixDictionary | None:
-    return FixDictionary.from_xml(DICTIONARY) if DICTIONARY.exists() else None
+def _dictionary() -> FixDictionary:
+    return FixDictionary.builtin("FIX44")
 
 
 def measure(host: str, port: int, target: str, orders: int, warmup: int) -> dict[str, Any]:
@@ -131,8 +131,7 @@ def run_ours(orders: int, warmup: int) -> dict[str, Any]:
 def run_quickfix_inside(orders: int, warmup: int) -> dict[str, Any]:
     """Inside the namespace: start QuickFIX's acceptor and measure against it."""
     command = [sys.executable, "-m", "connectivity.testing.quickfix_peer", "--port", str(PEER_PORT)]
-    if DICTIONARY.exists():
-        command += ["--dictionary", str(DICTIONARY)]
+    command += ["--dictionary", str(DICTIONARY)]
     peer = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
     assert peer.stdin is not None and peer.stdout is not None
     try:
@@ -175,7 +174,7 @@ def main() -> None:
     print(f"QuickFIX acceptor:   {quickfix}", flush=True)
     result: dict[str, Any] = {
         "benchmark": "fix_roundtrip",
-        "dictionary_validation": DICTIONARY.exists(),
+        "dictionary_validation": True,
         "ours_acceptor": ours,
         "quickfix_acceptor": quickfix,
     }

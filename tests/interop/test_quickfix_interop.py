@@ -4,8 +4,8 @@ QuickFIX binds every interface, so both ends run in a private network namespace 
 loopback up: the module re-executes itself under ``unshare -n`` (see ``scenario`` below),
 starts ``connectivity.testing.quickfix_peer`` there and drives our initiator against it over
 the socket pump with the real clock. The scenario prints one JSON line of observations; each
-test checks one part of it. Skips cleanly when quickfix, the namespace or the FIX 4.4
-dictionary is unavailable.
+test checks one part of it. Skips cleanly when quickfix or the namespace is unavailable;
+the FIX 4.4 dictionary is the one shipped with the package.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ def observed() -> dict[str, Any]:
         private_netns_command,
         quickfix_unavailable,
     )
-    from tests.conftest import shared_data
+    from connectivity.transport.fix.dictionary import builtin_path
 
     reason = quickfix_unavailable() or netns_unavailable()
     if reason:
         pytest.skip(reason)
-    dictionary = shared_data("dictionaries", "FIX44.xml")
+    dictionary = builtin_path("FIX44")
     command = private_netns_command([sys.executable, __file__, str(dictionary)])
     done = subprocess.run(command, capture_output=True, timeout=300, cwd=ROOT)
     lines = done.stdout.decode(errors="replace").strip().splitlines()

@@ -24,14 +24,18 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
+from connectivity.errors import ConfigError
 from connectivity.transport.fix.codec import FixMessage, FixParseError
 
 __all__ = [
+    "BUILTIN_DICTIONARIES",
     "FIX44_HEADER_TAGS",
     "REJECT_TEXT",
     "FixDictionary",
     "FixValidationError",
+    "builtin_path",
     "validate_structure",
 ]
 
@@ -58,6 +62,8 @@ FIX44_HEADER_TAGS = frozenset(
 )  # fmt: skip
 FIX44_TRAILER_TAGS = frozenset({93, 89, 10})
 _FRAMING_TAGS = frozenset({8, 9, 35, 10})
+# Dictionaries shipped as package data (dictionaries/SOURCES.md says where each comes from).
+BUILTIN_DICTIONARIES = ("FIX44", "binance-spot-fix-md", "binance-spot-fix-oe")
 _USER_DEFINED_MIN = 5000
 
 
@@ -201,6 +207,26 @@ class FixDictionary:
             allow_unknown_message_fields=allow_unknown_message_fields,
             validate_user_defined_fields=validate_user_defined_fields,
         )  # fmt: skip
+
+    @classmethod
+    def builtin(
+        cls,
+        name: str,
+        *,
+        strict_group_order: bool = False,
+        allow_unknown_message_fields: bool = False,
+        validate_user_defined_fields: bool = True,
+    ) -> FixDictionary:
+        """Load a dictionary shipped with the package by name (``"FIX44"``, ...).
+
+        ``BUILTIN_DICTIONARIES`` lists the names, ``dictionaries/SOURCES.md`` origins and licences.
+        """
+        return cls.from_xml(
+            builtin_path(name),
+            strict_group_order=strict_group_order,
+            allow_unknown_message_fields=allow_unknown_message_fields,
+            validate_user_defined_fields=validate_user_defined_fields,
+        )
 
     def with_options(
         self,
@@ -396,6 +422,14 @@ class FixDictionary:
             for tag in group.required:
                 if tag not in entry:
                     raise FixValidationError(1, tag, msg)
+
+
+def builtin_path(name: str) -> Path:
+    """Return the file of a dictionary shipped with the package (for engines that load paths)."""
+    if name not in BUILTIN_DICTIONARIES:
+        choices = ", ".join(BUILTIN_DICTIONARIES)
+        raise ConfigError(f"no built-in FIX dictionary {name!r}; choose one of {choices}")
+    return Path(__file__).with_name("dictionaries") / f"{name}.xml"
 
 
 def _children(root: ET.Element, section: str) -> Iterable[ET.Element]:

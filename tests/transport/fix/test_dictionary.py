@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from connectivity.transport.fix.codec import SOH, FixMessage, checksum, encode, parse_message
+from connectivity.errors import ConfigError
 from connectivity.transport.fix.dictionary import (
+    BUILTIN_DICTIONARIES,
     REJECT_TEXT,
     FixDictionary,
     FixValidationError,
+    builtin_path,
     validate_structure,
 )
 from tests.conftest import shared_data
@@ -31,17 +34,17 @@ ORDER: list[tuple[int, str | int]] = [
 
 @pytest.fixture(scope="module")
 def fix44() -> FixDictionary:
-    return FixDictionary.from_xml(shared_data("dictionaries", "FIX44.xml"))
+    return FixDictionary.builtin("FIX44")
 
 
 @pytest.fixture(scope="module")
 def binance_oe() -> FixDictionary:
-    return FixDictionary.from_xml(shared_data("dictionaries", "binance-spot-fix-oe.xml"))
+    return FixDictionary.builtin("binance-spot-fix-oe")
 
 
 @pytest.fixture(scope="module")
 def binance_md() -> FixDictionary:
-    return FixDictionary.from_xml(shared_data("dictionaries", "binance-spot-fix-md.xml"))
+    return FixDictionary.builtin("binance-spot-fix-md")
 
 
 def frame(text: str) -> FixMessage:
@@ -73,6 +76,23 @@ def test_fix44_dictionary_loads_names_types_and_messages(fix44: FixDictionary) -
     assert fix44.message_name(b"8") == "ExecutionReport"
     assert fix44.is_header_tag(49) and not fix44.is_header_tag(11)
     assert fix44.data_pairs[95] == 96 and fix44.data_pairs[93] == 89
+
+
+@pytest.mark.parametrize("name", BUILTIN_DICTIONARIES)
+def test_every_builtin_dictionary_loads_by_name_with_its_sources_and_licence_beside_it(
+    name: str,
+) -> None:
+    dictionary = FixDictionary.builtin(name, strict_group_order=True)
+    assert dictionary.begin_string == b"FIX.4.4" and dictionary.strict_group_order
+    folder = builtin_path(name).parent
+    sources = (folder / "SOURCES.md").read_text()
+    assert f"`{name}`" in sources and f"{name}.xml" in sources
+    assert (folder / "LICENSE.quickfix").is_file()
+
+
+def test_unknown_builtin_dictionary_name_is_a_config_error_listing_the_names() -> None:
+    with pytest.raises(ConfigError, match="FIX44"):
+        FixDictionary.builtin("FIX43")
 
 
 def test_binance_dictionaries_pair_raw_data_and_know_custom_messages(

@@ -32,7 +32,7 @@ NOT_APPLICABLE: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def fix44() -> FixDictionary:
-    return FixDictionary.from_xml(shared_data("dictionaries", "FIX44.xml"))
+    return FixDictionary.builtin("FIX44")
 
 
 @pytest.fixture(scope="module")
