@@ -204,10 +204,14 @@ def main() -> None:
           f"({theirs / ours:.1f}x)")  # fmt: skip
 
     dictionary = FixDictionary.builtin("binance-spot-fix-oe")
-    dictionary.validate(parse_message(raw))
-    both = best_ns(lambda: dictionary.validate(parse_message(raw)), 3000, repeat)
-    results["parse_validate"] = {"ours_ns": both, "vs_simplefix_parse_only": theirs / both}
-    print(f"parse+validate ExecutionReport (Binance OE dictionary): {both:,.0f} ns")
+    dictionary.parse(raw)  # its shape is learned here: later ones take the one-pass path
+    both = best_ns(lambda: dictionary.parse(raw), 3000, repeat)
+    # validate() of an already parsed message walks it field by field: the first-seen path
+    walk = best_ns(lambda: dictionary.validate(parse_message(raw)), 3000, repeat)
+    results["parse_validate"] = {"ours_ns": both, "vs_simplefix_parse_only": theirs / both,
+                                 "parse_then_walk_ns": walk}  # fmt: skip
+    print(f"parse+validate ExecutionReport (Binance OE dictionary): {both:,.0f} ns "
+          f"(parse, then validate field by field: {walk:,.0f} ns)")  # fmt: skip
 
     prebuilt_message = simplefix.FixMessage()
     prebuilt_message.append_pair(8, "FIX.4.4")

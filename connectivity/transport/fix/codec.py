@@ -20,7 +20,7 @@ and checksums it in one call. ``benchmarks/fix_codec.py`` measures it.
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from zlib import adler32
 
@@ -181,7 +181,7 @@ _TRAILERS = tuple(b"10=%03d\x01" % total for total in range(256))
 class FixMessage:
     """A parsed FIX message: every field (8, 9, 35 ... 10) in wire order, values as bytes."""
 
-    __slots__ = ("_fields", "_first", "_tags", "_values", "msg_type", "raw")
+    __slots__ = ("_fields", "_first", "_tags", "_values", "msg_type", "raw", "validated_by")
 
     def __init__(
         self,
@@ -196,10 +196,15 @@ class FixMessage:
         self._values: Sequence[bytes] = ()
         self.msg_type = msg_type
         self._first = first  # tag -> value of its first occurrence, built on demand
+        self.validated_by: object = None  # the validator that checked it while parsing
 
     @classmethod
     def _from_columns(
-        cls, raw: bytes, tags: list[int], values: list[bytes], first: dict[int, bytes]
+        cls,
+        raw: bytes,
+        tags: Sequence[int],
+        values: Sequence[bytes],
+        first: dict[int, bytes] | None,
     ) -> FixMessage:
         # Parse's fast path: tags and values as two lists (zipped in C); the list of pairs
         # is only built if someone reads ``fields``.
@@ -210,6 +215,7 @@ class FixMessage:
         message._values = values
         message.msg_type = values[2]
         message._first = first
+        message.validated_by = None
         return message
 
     @property
@@ -222,9 +228,15 @@ class FixMessage:
 
     def _index(self) -> dict[int, bytes]:
         # Built on first lookup; the first occurrence of a repeated (group) tag wins.
-        first = dict(self.fields)
-        if len(first) != len(self.fields):
-            first = dict(reversed(self.fields))
+        if self._fields is None:
+            tags, values = self._tags, self._values
+            first = dict(zip(tags, values, strict=True))
+            if len(first) != len(tags):
+                first = dict(zip(reversed(tags), reversed(values), strict=True))
+        else:
+            first = dict(self._fields)
+            if len(first) != len(self._fields):
+                first = dict(reversed(self._fields))
         self._first = first
         return first
 
@@ -384,20 +396,28 @@ def _data_field(
     return data_tag, SOH.join(parts) if len(parts) > 1 else value
 
 
+# A dictionary's one-pass parse of the frames it knows (FixDictionary.validator.match):
+# (frame, body start) -> the parsed, validated message, or None to parse here.
+Matcher = Callable[[bytes, int], "FixMessage | None"]
+
+
 def _parse_frame(
     frame: bytes,
     body_start: int,
     trailer_at: int,
     data_pairs: Mapping[int, int],
     printable_only: bool,
+    match: Matcher | None = None,
 ) -> FixMessage:
     """Parse one frame whose body starts at ``body_start`` and whose BodyLength was checked
     to end at ``10=`` (``trailer_at``)."""
     declared = frame[trailer_at + 3 : trailer_at + 6]
     if not declared.isdigit() or int(declared) != _checksum_int(frame, trailer_at):
         raise GarbledMessage(f"CheckSum {declared!r} does not match the bytes", raw=frame)
-    message = _parse_plain(frame, data_pairs) or _parse_pieces(
-        frame, body_start, trailer_at, data_pairs
+    message = (
+        (match is not None and match(frame, body_start))
+        or _parse_plain(frame, data_pairs)
+        or _parse_pieces(frame, body_start, trailer_at, data_pairs)
     )
     if printable_only and frame.translate(None, _NON_PRINTABLE):
         raise FixParseError("non-printable byte (only printable ASCII and SOH)", parsed=message)
@@ -452,9 +472,17 @@ def _parse_pieces(
 
 
 def parse_message(
-    raw: bytes, *, data_pairs: Mapping[int, int] | None = None, printable_only: bool = False
+    raw: bytes,
+    *,
+    data_pairs: Mapping[int, int] | None = None,
+    printable_only: bool = False,
+    match: Matcher | None = None,
 ) -> FixMessage:
-    """Parse exactly one complete message; GarbledMessage on framing/length/checksum errors."""
+    """Parse exactly one complete message; GarbledMessage on framing/length/checksum errors.
+
+    ``match`` is a dictionary's one-pass parse and validation (``FixDictionary.parse`` passes
+    it, with the dictionary's ``data_pairs``).
+    """
     if type(raw) is not bytes:
         raw = bytes(raw)
     pairs = DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs
@@ -477,9 +505,9 @@ def parse_message(
             and raw[-1] == 1
             and raw.startswith(b"\x0110=", trailer_at - 1)
         ):
-            return _parse_frame(raw, body_start, trailer_at, pairs, printable_only)
+            return _parse_frame(raw, body_start, trailer_at, pairs, printable_only, match)
     body_start, trailer_at = _header(raw)
-    return _parse_frame(raw, body_start, trailer_at, pairs, printable_only)
+    return _parse_frame(raw, body_start, trailer_at, pairs, printable_only, match)
 
 
 def _header(raw: bytes) -> tuple[int, int]:

@@ -19,7 +19,9 @@ land on a packed run of ``10=000<SOH>`` would each be checksummed over the same 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
+from connectivity.errors import ConfigError
 from connectivity.transport.fix.codec import (
     BEGIN,
     DEFAULT_DATA_PAIRS,
@@ -29,6 +31,9 @@ from connectivity.transport.fix.codec import (
     FixParseError,
     _parse_frame,
 )
+
+if TYPE_CHECKING:
+    from connectivity.transport.fix.dictionary import FixDictionary
 
 __all__ = ["FixFramer"]
 
@@ -71,7 +76,9 @@ class FixFramer:
     ``quickfix_resync`` a frame whose BodyLength misses ``10=`` swallows everything up to the
     next CheckSum field, as QuickFIX does (its acceptance script 2m expects that); by default
     the framer rescans for the next ``8=FIX``, so an over-long BodyLength does not cost the
-    following message.
+    following message. With a ``dictionary`` (whose data pairs it then uses), a frame of a
+    shape the dictionary has validated before is parsed and validated in one pass; its
+    message needs no further ``validate``.
     """
 
     def __init__(
@@ -82,10 +89,16 @@ class FixFramer:
         data_pairs: Mapping[int, int] | None = None,
         printable_only: bool = False,
         quickfix_resync: bool = False,
+        dictionary: FixDictionary | None = None,
     ) -> None:
+        if dictionary is not None and data_pairs is not None:
+            raise ConfigError("give data_pairs or a dictionary (which has its own), not both")
         self.max_body_length = max_body_length
         self.on_garbled = on_garbled
+        if dictionary is not None:
+            data_pairs = dictionary.data_pairs
         self.data_pairs = DEFAULT_DATA_PAIRS if data_pairs is None else data_pairs
+        self._match = None if dictionary is None else dictionary.validator.match
         self.printable_only = printable_only
         self.quickfix_resync = quickfix_resync
         self.garbled = 0
@@ -178,7 +191,7 @@ class FixFramer:
             try:
                 message = _parse_frame(
                     raw if type(raw) is bytes else bytes(raw), body_start - start,
-                    trailer_at - start, self.data_pairs, self.printable_only,
+                    trailer_at - start, self.data_pairs, self.printable_only, self._match,
                 )  # fmt: skip
             except FixParseError as exc:  # garbled, or non-printable: never kills the stream
                 if start >= self._horizon:

@@ -125,7 +125,7 @@ class Session(SessionAdmin):
         self._framer = FixFramer(
             max_body_length=self.policy.max_body_length,
             on_garbled=self._on_garbled,
-            data_pairs=None if self._dictionary is None else self._dictionary.data_pairs,
+            dictionary=self._dictionary,
             quickfix_resync=self.policy.quickfix_resync,
             printable_only=self.policy.printable_only,
         )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connectivity.transport.fix.codec import SOH, FixMessage, checksum, encode, parse_message
 from connectivity.errors import ConfigError
+from connectivity.transport.fix.codec import SOH, FixMessage, checksum, encode, parse_message
 from connectivity.transport.fix.dictionary import (
     BUILTIN_DICTIONARIES,
     REJECT_TEXT,
