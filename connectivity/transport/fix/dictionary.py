@@ -220,7 +220,8 @@ class FixDictionary:
             raw, data_pairs=self.data_pairs, printable_only=printable_only,
             match=self.validator.match,
         )  # fmt: skip
-        self.validator.validate(message)  # returns at once when the match validated it
+        if message.validated_by is not self.validator:  # not a known shape: walk it
+            self.validator.validate(message)
         return message
 
 

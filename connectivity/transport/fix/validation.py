@@ -49,11 +49,14 @@ REJECT_TEXT = {
 }
 _FRAMING_TAGS = frozenset({8, 9, 35, 10})
 _USER_DEFINED_MIN = 5000
-# Bounds on learned shapes: enough for a venue's variants of its messages, and a peer sending
-# ever new shapes costs at most this many compilations.
-_MAX_SHAPES_PER_TYPE = 32  # per first byte of MsgType, in fact: they share an expression
-_MAX_SHAPES = 256
-_MAX_SHAPE_FIELDS = 200
+# Bounds on learned shapes, ample for a venue's variants of its messages. Compiling costs
+# 50-100 us per trie node and a new shape recompiles its MsgType's trie, so a peer sending
+# ever new shapes costs at most a few tens of milliseconds per message, well under a second
+# in all.
+_MAX_SHAPE_FIELDS = 100
+_MAX_NODES_PER_TRIE = 400  # one trie per first byte of MsgType
+_MAX_NODES = 1600
+_MAX_SHAPES = 256  # shapes tried (learnt or not): past this, nothing more is learnt
 
 
 class FixValidationError(FixParseError):
@@ -175,6 +178,7 @@ class Validator:
         # first byte of MsgType -> the shapes of the message types it begins
         self._shapes: dict[int, _Shapes] = {}
         self._seen_shapes: set[tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = set()
+        self._nodes = 0  # trie nodes of all shapes
 
     # -- the walk ---------------------------------------------------------------------------
 
@@ -349,8 +353,8 @@ class Validator:
         shapes = self._shapes.get(message.msg_type[0])
         if shapes is None:
             shapes = self._shapes[message.msg_type[0]] = _Shapes()
-        if len(shapes.leaves) < _MAX_SHAPES_PER_TYPE:
-            shapes.add(path)
+        budget = min(_MAX_NODES_PER_TRIE - shapes.nodes, _MAX_NODES - self._nodes)
+        self._nodes += shapes.add(path, budget)
 
     def _value_pattern(self, tag: int) -> bytes | None:
         """The expression of any valid value of ``tag`` (no SOH), or None if not expressible."""
@@ -406,20 +410,33 @@ class _Shapes:
     expression whose groups are the values; ``leaves`` maps the group that closes a shape (its
     CheckSum) to that shape's value groups and tags."""
 
-    __slots__ = ("leaves", "pattern", "trie")
+    __slots__ = ("leaves", "nodes", "pattern", "trie")
 
     def __init__(self) -> None:
         self.trie: dict[tuple[int, bytes], Any] = {}
+        self.nodes = 0
         # group closing a shape -> its value groups (None: all of them) and its tags
         self.leaves: dict[int, tuple[tuple[int, ...] | None, tuple[int, ...]]] = {}
         self.pattern: Any = None
 
-    def add(self, path: Sequence[tuple[int, bytes]]) -> None:
-        """Add one shape and recompile."""
+    def add(self, path: Sequence[tuple[int, bytes]], budget: int) -> int:
+        """Add a new shape and recompile if it needs at most ``budget`` new trie nodes;
+        return the nodes added."""
         node = self.trie
-        for step in path:
-            node = node.setdefault(step, {})
+        shared = 0  # the new shape branches off after this many steps
+        while shared < len(path) and path[shared] in node:
+            node = node[path[shared]]
+            shared += 1
+        added = len(path) - shared
+        if added > budget:
+            return 0
+        for step in path[shared:]:
+            child: dict[tuple[int, bytes], Any] = {}
+            node[step] = child
+            node = child
+        self.nodes += added
         self._compile()
+        return added
 
     def _compile(self) -> None:
         parts: list[bytes] = []
