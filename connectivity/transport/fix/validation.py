@@ -177,7 +177,8 @@ class Validator:
         self._value_patterns: dict[int, bytes | None] = {}
         # first byte of MsgType -> the shapes of the message types it begins
         self._shapes: dict[int, _Shapes] = {}
-        self._seen_shapes: set[tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = set()
+        # (MsgType, tags, group counts by field index) of every shape tried
+        self._seen_shapes: set[tuple[bytes, tuple[int, ...], tuple[tuple[int, int], ...]]] = set()
         self._nodes = 0  # trie nodes of all shapes
 
     # -- the walk ---------------------------------------------------------------------------
@@ -335,7 +336,7 @@ class Validator:
     def _learn(self, message: FixMessage, counts: dict[int, int]) -> None:
         """Compile the shape of a message that passed the walk, within the bounds."""
         fields = message.fields
-        key = (tuple([tag for tag, _ in fields]), tuple(counts.items()))
+        key = (message.msg_type, tuple([tag for tag, _ in fields]), tuple(counts.items()))
         if key in self._seen_shapes:
             return
         if len(fields) > _MAX_SHAPE_FIELDS or len(self._seen_shapes) >= _MAX_SHAPES:

@@ -201,6 +201,15 @@ def test_learnt_shapes_are_bounded_and_later_shapes_are_still_validated() -> Non
     assert (caught.value.reject_reason, caught.value.ref_tag) == (16, 386)
 
 
+def test_message_types_with_the_same_tags_each_get_their_shape() -> None:
+    fresh = FIX44.with_options()
+    heartbeat = build(split(f"35=0|34=2|49=TW44|52={NOW}|56=ISLD|"))
+    logout = build(split(f"35=5|34=2|49=TW44|52={NOW}|56=ISLD|"))
+    for raw in (heartbeat, logout):
+        fresh.parse(raw)
+        assert fresh.parse(raw).validated_by is fresh.validator
+
+
 def test_a_frame_with_raw_data_is_never_shaped() -> None:
     oe = BINANCE_OE_DICT.with_options()
     logon = build(split(next(s for s in BINANCE_OE if "95=" in s)))
