@@ -27,9 +27,9 @@ from pathlib import Path
 
 from connectivity.errors import ConfigError
 from connectivity.transport.fix.codec import FixMessage, parse_message
+from connectivity.transport.fix.formats import Field
 from connectivity.transport.fix.validation import (
     REJECT_TEXT,
-    Field,
     FixValidationError,
     Layout,
     Validator,

@@ -192,8 +192,8 @@ def test_learnt_shapes_are_bounded_and_later_shapes_are_still_validated() -> Non
     for n in range(60):  # 60 shapes of one MsgType: group counts 1..60
         entries = "".join(f"336=S{k}|" for k in range(n + 1))
         fresh.parse(build(split(f"{FIX44_SAMPLES[0]}386={n + 1}|{entries}")))
-    shapes = fresh.validator._shapes[ord("D")]
-    assert 10 < len(shapes.leaves) < 60 and shapes.nodes <= 400
+    trie = fresh.validator.shapes._tries[ord("D")]
+    assert 10 < len(trie.leaves) < 60 and trie.nodes <= 400
     entries = "".join(f"336=S{k}|" for k in range(60))
     assert fresh.parse(build(split(f"{FIX44_SAMPLES[0]}386=60|{entries}"))).validated_by is None
     with pytest.raises(FixValidationError) as caught:
@@ -215,7 +215,7 @@ def test_a_frame_with_raw_data_is_never_shaped() -> None:
     logon = build(split(next(s for s in BINANCE_OE if "95=" in s)))
     assert oe.parse(logon).validated_by is None
     assert oe.parse(logon).validated_by is None
-    assert not oe.validator._shapes
+    assert not oe.validator.shapes._tries
 
 
 def test_framer_with_a_dictionary_hands_over_known_shapes_validated() -> None:

@@ -1,0 +1,55 @@
+"""FIX value formats: one check per dictionary type, and each check's expression.
+
+Each format is one regex fullmatch (ranges included) so that a check is a single C call; the
+same source is embedded in the expressions of learnt message shapes (:mod:`.shapes`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = ["FORMATS", "MULTIPLE", "PATTERNS", "Field"]
+
+_FRACTION = rb"(?:\.\d{3}|\.\d{6}|\.\d{9})?"
+_YMD = rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+_HMS = rb"(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"  # 60: leap second
+PATTERNS = {
+    "INT": rb"-?\d+",
+    "DAYOFMONTH": rb"0?[1-9]|[12]\d|3[01]",
+    "BOOLEAN": rb"[YN]",
+    "CHAR": rb".",
+    "UTCTIMESTAMP": _YMD + rb"-" + _HMS + _FRACTION,
+    "UTCTIMEONLY": _HMS + _FRACTION,
+    "UTCDATEONLY": _YMD,
+    "UTCDATE": _YMD,
+    "LOCALMKTDATE": _YMD,
+    "DATE": _YMD,
+    "MONTHYEAR": rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|w[1-5])?",
+    # FIX floats: optional '-', digits with at most one '.'; no '+', exponent or spaces.
+    "PRICE": rb"-?(?:\d+\.?\d*|\.\d+)",
+}
+for _name in ("SEQNUM", "LENGTH", "NUMINGROUP"):
+    PATTERNS[_name] = rb"\d+"  # what bytes.isdigit accepts (ASCII digits), as a pattern
+for _name in ("QTY", "AMT", "FLOAT", "PRICEOFFSET", "PERCENTAGE"):
+    PATTERNS[_name] = PATTERNS["PRICE"]
+FORMATS: dict[str, Callable[[bytes], object]] = {
+    name: re.compile(pattern, re.DOTALL).fullmatch for name, pattern in PATTERNS.items()
+}
+for _name in ("SEQNUM", "LENGTH", "NUMINGROUP"):
+    FORMATS[_name] = bytes.isdigit
+MULTIPLE = frozenset({"MULTIPLEVALUESTRING", "MULTIPLESTRINGVALUE", "MULTIPLECHARVALUE"})
+
+
+class Field:
+    """One dictionary field: number, name, FIX type, enum values and its format check."""
+
+    __slots__ = ("check", "enums", "multiple", "name", "number", "type")
+
+    def __init__(self, number: int, name: str, type_: str, enums: frozenset[bytes]) -> None:
+        self.number = number
+        self.name = name
+        self.type = type_
+        self.enums = enums or None
+        self.multiple = type_ in MULTIPLE
+        self.check = FORMATS.get(type_)
