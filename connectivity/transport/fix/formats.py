@@ -1,7 +1,8 @@
 """FIX value formats: one check per dictionary type, and each check's expression.
 
 Each format is one regex fullmatch (ranges included) so that a check is a single C call; the
-same source is embedded in the expressions of learnt message shapes (:mod:`.shapes`).
+same source is embedded in the expressions of learnt message shapes (:mod:`.shapes`). Every
+pattern matches a value in at most one way, so matching never backtracks more than linearly.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ PATTERNS = {
     "LOCALMKTDATE": _YMD,
     "DATE": _YMD,
     "MONTHYEAR": rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|w[1-5])?",
-    # FIX floats: optional '-', digits with at most one '.'; no '+', exponent or spaces.
-    "PRICE": rb"-?(?:\d+\.?\d*|\.\d+)",
+    # FIX floats: optional '-', digits with at most one '.'; no '+', exponent or spaces. Each
+    # value has one way to match: "\d+\.?\d*" had n ways for n digits, which made a check
+    # of a long number quadratic and a failing shape expression exponential.
+    "PRICE": rb"-?(?:\d+(?:\.\d*)?|\.\d+)",
 }
 for _name in ("SEQNUM", "LENGTH", "NUMINGROUP"):
     PATTERNS[_name] = rb"\d+"  # what bytes.isdigit accepts (ASCII digits), as a pattern

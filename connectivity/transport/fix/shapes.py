@@ -139,9 +139,15 @@ def _field_pattern(field: Field) -> bytes | None:
         return b"|".join(map(re.escape, values))
     if b"" in field.enums:
         return None  # an empty token would pass between two spaces: leave it to the walk
-    whole = b"|".join(map(re.escape, values))
-    tokens = b"|".join(re.escape(v) for v in values if b" " not in v)
-    return whole if not tokens else b"%s|(?:%s)(?: (?:%s))*" % (whole, tokens, tokens)
+    # Tokens separated by single spaces, or a whole enum value that is not such a sequence:
+    # either way one way to match, which keeps a failing match from backtracking further.
+    singles = [v for v in values if b" " not in v]
+    wholes = [v for v in values if b" " in v and not set(v.split(b" ")) <= set(singles)]
+    parts = [re.escape(v) for v in wholes]
+    if singles:
+        tokens = b"|".join(map(re.escape, singles))
+        parts.append(b"(?:%s)(?: (?:%s))*" % (tokens, tokens))
+    return b"|".join(parts)
 
 
 class _Trie:
