@@ -17,6 +17,9 @@ _YMD = rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 _HMS = rb"(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"  # 60: leap second
 PATTERNS = {
     "INT": rb"-?\d+",
+    "SEQNUM": rb"\d+",
+    "LENGTH": rb"\d+",
+    "NUMINGROUP": rb"\d+",
     "DAYOFMONTH": rb"0?[1-9]|[12]\d|3[01]",
     "BOOLEAN": rb"[YN]",
     "CHAR": rb".",
@@ -32,15 +35,13 @@ PATTERNS = {
     # of a long number quadratic and a failing shape expression exponential.
     "PRICE": rb"-?(?:\d+(?:\.\d*)?|\.\d+)",
 }
-for _name in ("SEQNUM", "LENGTH", "NUMINGROUP"):
-    PATTERNS[_name] = rb"\d+"  # what bytes.isdigit accepts (ASCII digits), as a pattern
 for _name in ("QTY", "AMT", "FLOAT", "PRICEOFFSET", "PERCENTAGE"):
     PATTERNS[_name] = PATTERNS["PRICE"]
+# bytes.isdigit is the "\d+" check (ASCII digits only), without a regex call.
 FORMATS: dict[str, Callable[[bytes], object]] = {
-    name: re.compile(pattern, re.DOTALL).fullmatch for name, pattern in PATTERNS.items()
+    name: bytes.isdigit if pattern == rb"\d+" else re.compile(pattern, re.DOTALL).fullmatch
+    for name, pattern in PATTERNS.items()
 }
-for _name in ("SEQNUM", "LENGTH", "NUMINGROUP"):
-    FORMATS[_name] = bytes.isdigit
 MULTIPLE = frozenset({"MULTIPLEVALUESTRING", "MULTIPLESTRINGVALUE", "MULTIPLECHARVALUE"})
 
 

@@ -27,7 +27,6 @@ __all__ = ["ShapeIndex"]
 
 _FRAMING_TAGS = frozenset({8, 9, 35, 10})
 _ANY_VALUE = rb"[^\x01]+"
-_DIGITS_ONLY = frozenset({"SEQNUM", "LENGTH", "NUMINGROUP"})  # checked by bytes.isdigit
 # Bounds on learnt shapes, ample for a venue's variants of its messages. Compiling costs
 # 50-100 us per trie node and a new shape recompiles its trie, so a peer sending ever new
 # shapes costs at most a few tens of milliseconds per message, well under a second in all.
@@ -112,11 +111,13 @@ class ShapeIndex:
         return pattern
 
     def _count_pattern(self, tag: int, count: int) -> bytes | None:
-        """The expression of the values of a group count field that equal ``count``."""
+        """The expression of the values of a group count field that equal ``count``: its
+        format (a lookahead) and ``int(value) == count``."""
         field = self._fields.get(tag)
-        if field is None or field.enums is not None or field.type not in _DIGITS_ONLY:
+        if field is None or field.enums is not None or field.type not in PATTERNS:
             return None
-        return b"0*%d" % count if count else b"0+"
+        equal = b"0*%d" % count if count else b"-?0+"
+        return b"(?=(?:%s)\x01)%s" % (PATTERNS[field.type], equal)
 
 
 def _field_pattern(field: Field) -> bytes | None:
