@@ -179,7 +179,11 @@ _TRAILERS = tuple(b"10=%03d\x01" % total for total in range(256))
 
 
 class FixMessage:
-    """A parsed FIX message: every field (8, 9, 35 ... 10) in wire order, values as bytes."""
+    """A parsed FIX message: every field (8, 9, 35 ... 10) in wire order, values as bytes.
+
+    ``validated_by`` is the dictionary validator that checked it while parsing (one pass, see
+    ``FixDictionary.parse``), None otherwise.
+    """
 
     __slots__ = ("_fields", "_first", "_tags", "_values", "msg_type", "raw", "validated_by")
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectivity.errors import ConfigError
 from connectivity.transport.fix.codec import (
     FixMessage,
     FixParseError,
@@ -228,6 +229,11 @@ def test_framer_with_a_dictionary_hands_over_known_shapes_validated() -> None:
     (second,) = framer.feed(raw)
     assert first.validated_by is None and second.validated_by is fresh.validator
     assert second.fields == first.fields
+
+
+def test_framer_refuses_data_pairs_beside_a_dictionary_that_has_its_own() -> None:
+    with pytest.raises(ConfigError, match="not both"):
+        FixFramer(data_pairs={95: 96}, dictionary=FIX44)
 
 
 def test_messages_parsed_in_one_pass_index_their_first_occurrences() -> None:
