@@ -91,11 +91,11 @@ class ShapeIndex:
             path.append((tag, pattern))
         path[0] = (8, re.escape(self.begin_string))
         path[2] = (35, re.escape(message.msg_type))
-        trie = self._tries.get(message.msg_type[0])
-        if trie is None:
-            trie = self._tries[message.msg_type[0]] = _Trie()
-        budget = min(_MAX_NODES_PER_TRIE - trie.nodes, _MAX_NODES - self._nodes)
-        self._nodes += trie.add(path, budget)
+        trie = self._tries.get(message.msg_type[0]) or _Trie()
+        added = trie.add(path, min(_MAX_NODES_PER_TRIE - trie.nodes, _MAX_NODES - self._nodes))
+        if added:  # a trie is only reachable by match() once it has compiled a shape
+            self._tries[message.msg_type[0]] = trie
+            self._nodes += added
 
     def _value_pattern(self, tag: int) -> bytes | None:
         """The expression of any valid value of ``tag`` (no SOH), or None if not expressible."""
@@ -152,9 +152,9 @@ def _field_pattern(field: Field) -> bytes | None:
 
 
 class _Trie:
-    """The known shapes of one MsgType: a trie of (tag, value expression) compiled into one
-    expression whose groups are the values; ``leaves`` maps the group that closes a shape (its
-    CheckSum) to that shape's value groups and tags."""
+    """The known shapes of the MsgTypes beginning with one byte: a trie of (tag, value
+    expression) compiled into one expression whose groups are the values; ``leaves`` maps the
+    group that closes a shape (its CheckSum) to that shape's value groups and tags."""
 
     __slots__ = ("leaves", "nodes", "pattern", "trie")
 
@@ -174,7 +174,7 @@ class _Trie:
             node = node[path[shared]]
             shared += 1
         added = len(path) - shared
-        if added > budget:
+        if not 0 < added <= budget:
             return 0
         for step in path[shared:]:
             child: dict[tuple[int, bytes], Any] = {}

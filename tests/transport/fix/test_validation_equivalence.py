@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectivity.errors import ConfigError
+from connectivity.transport.fix import shapes
 from connectivity.transport.fix.codec import (
     FixMessage,
     FixParseError,
@@ -210,6 +211,20 @@ def test_message_types_with_the_same_tags_each_get_their_shape() -> None:
     for raw in (heartbeat, logout):
         fresh.parse(raw)
         assert fresh.parse(raw).validated_by is fresh.validator
+
+
+def test_a_shape_over_the_node_budget_is_not_learnt_and_its_messages_still_validate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shapes, "_MAX_NODES", 10)
+    fresh = FIX44.with_options()
+    raw = build(split(FIX44_SAMPLES[4]))  # 9 fields: fits
+    fresh.parse(raw)
+    order = build(split(FIX44_SAMPLES[0]))  # 15 fields: over what is left
+    for _ in range(2):
+        assert fresh.parse(order).validated_by is None
+    assert fresh.parse(raw).validated_by is fresh.validator
+    assert set(fresh.validator.shapes._tries) == {ord("1")}
 
 
 def test_a_frame_with_raw_data_is_never_shaped() -> None:
