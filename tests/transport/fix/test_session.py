@@ -17,6 +17,7 @@ from connectivity.core.clock import NS_PER_SECOND, ManualClock
 from connectivity.core.store import FileStore, MemoryStore, Store
 from connectivity.errors import ConfigError, ConnectionLost
 from connectivity.transport.fix.codec import FixMessage, encode, parse_message
+from connectivity.transport.fix.dictionary import FixDictionary
 from connectivity.transport.fix.framing import FixFramer
 from connectivity.transport.fix.session import Session, SessionEvent, SessionEventKind
 from connectivity.transport.fix.session_rules import (
@@ -465,3 +466,23 @@ def test_random_bytes_after_logon_never_raise(noise: bytes, chunk: int) -> None:
     for start in range(0, len(stream), chunk):
         venue.session.data_received(stream[start : start + chunk])
     assert venue.session.is_logged_on or venue.session.wants_close
+
+
+def test_validating_session_delivers_known_shapes_parsed_in_one_pass_and_still_rejects(
+    clock: ManualClock,
+) -> None:
+    dictionary = FixDictionary.builtin("FIX44")
+    client, venue = make(Role.INITIATOR, clock), make(Role.ACCEPTOR, clock, dictionary=dictionary)
+    connect(client, venue)
+    now = format_utc_timestamp(clock.time_ns())
+    order = [(11, "o1"), (21, 1), (40, 1), (54, 1), (38, "5"), (55, "X"), (60, now)]
+    for _ in range(2):
+        client.session.send("D", order)
+        shuttle(client, venue)
+    first, second = venue.messages
+    assert first.validated_by is None and second.validated_by is dictionary.validator
+    client.session.send("D", [*order[:4], (38, "5e3"), *order[5:]])
+    shuttle(client, venue)
+    assert len(venue.messages) == 2
+    (reject,) = [m for m in client.messages if m.msg_type == b"3"]
+    assert (reject[373], reject[371]) == (b"6", b"38")
