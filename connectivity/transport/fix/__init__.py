@@ -2,7 +2,9 @@
 
 - :mod:`.codec`: messages: fast parse with BodyLength/CheckSum validation, encode.
 - :mod:`.framing`: :class:`FixFramer`, messages out of a byte stream in linear time.
-- :mod:`.dictionary`: QuickFIX-format XML data dictionaries; session-level validation.
+- :mod:`.dictionary`: QuickFIX-format XML data dictionaries (FIX 4.4 and Binance's shipped);
+  :mod:`.validation` checks messages against them (value :mod:`.formats`), and :mod:`.shapes`
+  parses and validates messages of a known shape in one pass.
 - :mod:`.session` (+ ``session_rules``, ``session_admin``, ``session_writer``): the sans-I/O
   session for both roles: logon, heartbeats, sequence numbers, resend, gap fill, reject.
 - :mod:`.pump` / :mod:`.acceptor`: greenlets running sessions over TCP or TLS.

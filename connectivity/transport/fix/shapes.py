@@ -76,10 +76,10 @@ class ShapeIndex:
         ``counts`` maps the index of each field that counted a group to its entries.
         """
         fields = message.fields
-        key = (message.msg_type, tuple([tag for tag, _ in fields]), tuple(counts.items()))
-        if key in self._seen_shapes:
+        if len(fields) > _MAX_SHAPE_FIELDS:
             return
-        if len(fields) > _MAX_SHAPE_FIELDS or len(self._seen_shapes) >= _MAX_SHAPES:
+        key = (message.msg_type, tuple([tag for tag, _ in fields]), tuple(counts.items()))
+        if key in self._seen_shapes or len(self._seen_shapes) >= _MAX_SHAPES:
             return
         self._seen_shapes.add(key)  # learnt, or not expressible: either way not tried again
         path = []
