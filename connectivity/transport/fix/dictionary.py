@@ -152,7 +152,10 @@ class FixDictionary:
         allow_unknown_message_fields: bool | None = None,
         validate_user_defined_fields: bool | None = None,
     ) -> FixDictionary:
-        """Return a copy sharing the loaded tables, with some validation options changed."""
+        """Return a copy sharing the loaded tables, with some validation options changed.
+
+        The copy compiles its own validator: shapes learnt by one are not trusted by the other.
+        """
 
         def pick(value: bool | None, current: bool) -> bool:
             return current if value is None else value
