@@ -16,10 +16,11 @@ _FRACTION = rb"(?:\.\d{3}|\.\d{6}|\.\d{9})?"
 _YMD = rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 _HMS = rb"(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"  # 60: leap second
 PATTERNS = {
-    "INT": rb"-?\d+",
+    # Counts become int(): more than 18 digits is hostile (int() raises past 4300).
+    "INT": rb"-?\d{1,18}",
+    "NUMINGROUP": rb"\d{1,18}",
     "SEQNUM": rb"\d+",
     "LENGTH": rb"\d+",
-    "NUMINGROUP": rb"\d+",
     "DAYOFMONTH": rb"0?[1-9]|[12]\d|3[01]",
     "BOOLEAN": rb"[YN]",
     "CHAR": rb".",

@@ -19,7 +19,8 @@ _FRACTION = rb"(?:\.\d{3}|\.\d{6}|\.\d{9})?"
 _YMD = rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 _HMS = rb"(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"
 _CHECKS = {
-    "INT": rb"-?\d+",
+    "INT": rb"-?\d{1,18}",
+    "NUMINGROUP": rb"\d{1,18}",
     "DAYOFMONTH": rb"0?[1-9]|[12]\d|3[01]",
     "BOOLEAN": rb"[YN]",
     "CHAR": rb".",
@@ -35,7 +36,7 @@ _CHECKS = {
 _FORMATS: dict[str, Callable[[bytes], object]] = {
     name: re.compile(pattern, re.DOTALL).fullmatch for name, pattern in _CHECKS.items()
 }
-for _name in ("SEQNUM", "LENGTH", "NUMINGROUP"):
+for _name in ("SEQNUM", "LENGTH"):
     _FORMATS[_name] = bytes.isdigit
 for _name in ("QTY", "AMT", "FLOAT", "PRICEOFFSET", "PERCENTAGE"):
     _FORMATS[_name] = _FORMATS["PRICE"]
