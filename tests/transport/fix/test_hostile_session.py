@@ -29,7 +29,6 @@ from connectivity.transport.fix.session_rules import (
     SessionState,
     format_utc_timestamp,
 )
-from tests.conftest import shared_data
 
 HUGE = b"9" * 5000  # past Python's 4300-digit limit of int()
 
@@ -64,7 +63,7 @@ def logged_on(clock: ManualClock, **kwargs: object) -> Session:
 
 @pytest.fixture(scope="module")
 def fix44() -> FixDictionary:
-    return FixDictionary.from_xml(shared_data("dictionaries", "FIX44.xml"))
+    return FixDictionary.builtin("FIX44")
 
 
 @pytest.fixture
