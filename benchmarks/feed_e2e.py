@@ -9,7 +9,7 @@ separate server process with the same seed, so every contender gets byte-identic
 venue freezes its market and pre-encodes ``--messages`` combined-stream ``depthUpdate`` frames
 for BTCUSDT (each from up to ``--actions`` random level changes around the mid; exact 8-decimal
 strings; contiguous ``U``/``u``). The default ``--actions 4`` gives 2.4 level updates and about
-205 bytes per message, which is what the real Binance recording in ``../shared/data/recorded``
+205 bytes per message, which is what the real Binance recording in ``tests/data/recorded``
 averages (2.38 levels, 205 bytes per ``depthUpdate``); ``--actions 20`` gives about 9.5 levels
 per message (the size ``benchmarks/book.py`` uses). A new ``btcusdt@depth@100ms`` subscriber
 gets one lead diff; the venue serves a REST snapshot pinned right after it and then writes the

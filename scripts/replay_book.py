@@ -3,7 +3,7 @@
 Commands (from the repository root)::
 
     python scripts/replay_book.py FILE                 # our record format (stream_book --record)
-    python scripts/replay_book.py ../shared/data/recorded/BINANCE.ws.1.0 [--http HTTP_FILE]
+    python scripts/replay_book.py tests/data/recorded/BINANCE.ws.1.0 [--http HTTP_FILE]
 
 ``FILE`` is either our venue-neutral record format (JSON lines, one record per line; defined
 in ``connectivity/connector/recording.py``, its meta line naming the venue:

@@ -12,14 +12,19 @@ import gevent  # noqa: E402
 import greenlet  # noqa: E402
 import pytest  # noqa: E402
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"
+"""Third-party test data kept in the repository; origins and licences in ``data/SOURCES.md``."""
+
+# Only the FIX data dictionaries are still read from outside the repository, until they ship
+# as package data (``FixDictionary.builtin``); nothing else may use this.
+_DICTIONARIES_OUTSIDE = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def shared_data(*parts: str) -> Path:
-    """Return a path under ``../shared/data``, skipping the test when it is absent."""
-    path = SHARED_DATA.joinpath(*parts)
+    """Return a FIX dictionary's path, skipping the test when the dictionary is not available."""
+    path = _DICTIONARIES_OUTSIDE.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared test data not available: {path} (outside this workplace)")
+        pytest.skip(f"FIX data dictionary {path.name} is not available")
     return path
 
 

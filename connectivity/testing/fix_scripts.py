@@ -1,6 +1,6 @@
 """Play QuickFIX's scripted session tests (``*.def``) against our FIX engine in acceptor role.
 
-Script format (see ``shared/data/SOURCES.md``): one action per line. ``I<msg>`` the harness
+Script format (see ``tests/data/SOURCES.md``): one action per line. ``I<msg>`` the harness
 sends (9 and 10 filled in when absent, ``<TIME>``/``<TIME+N>``/``<TIME-N>`` replaced by the
 current UTC time), ``E<msg>`` the engine must send next (compared field by field; tags listed in
 ``fields.fmt`` by regular expression, the rest exactly), ``iCONNECT``/``iDISCONNECT`` the harness

@@ -1,7 +1,7 @@
 """Readers of foreign recordings of Binance market data (our own format is venue-neutral).
 
-:func:`read_cryptofeed` turns cryptofeed's recorded format (``../shared/data/recorded/``,
-see ``data/SOURCES.md``) into the :class:`~connectivity.connector.recording.Record` values
+:func:`read_cryptofeed` turns cryptofeed's recorded format (``tests/data/recorded/``,
+see ``tests/data/SOURCES.md``) into the :class:`~connectivity.connector.recording.Record` values
 of :mod:`connectivity.connector.recording`, so one replay serves both.
 """
 

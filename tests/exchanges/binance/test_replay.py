@@ -19,7 +19,7 @@ from exchanges.binance.recording import (
 from exchanges.binance.recording import (
     BinanceRecordWriter as RecordWriter,
 )
-from tests.conftest import shared_data
+from tests.conftest import DATA
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "replay_book.py"
@@ -57,9 +57,9 @@ def snapshot(last_id: int, bids: list[list[str]], asks: list[list[str]]) -> str:
     return orjson.dumps({"lastUpdateId": last_id, "bids": bids, "asks": asks}).decode()
 
 
-def test_shared_real_recording_respects_update_id_rules_and_never_crosses() -> None:
-    ws = shared_data("recorded", "BINANCE.ws.1.0")
-    http = shared_data("recorded", "BINANCE.http.0.0")
+def test_real_recording_respects_update_id_rules_and_never_crosses() -> None:
+    ws = DATA / "recorded" / "BINANCE.ws.1.0"
+    http = DATA / "recorded" / "BINANCE.http.0.0"
     report = load_script().replay(read_cryptofeed(ws, http))
     symbols = report["symbols"]
     assert set(symbols) == {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"}

@@ -17,7 +17,7 @@ from connectivity.transport.fix.dictionary import (
     builtin_path,
     validate_structure,
 )
-from tests.conftest import shared_data
+from tests.conftest import DATA, shared_data
 
 NOW = "20240611-09:01:46.228"
 HEADER: list[tuple[int, str | int]] = [(34, 2), (49, "TW44"), (52, NOW), (56, "ISLD")]
@@ -269,9 +269,7 @@ def test_structure_only_validation_catches_order_empty_and_bad_tags() -> None:
 
 def _script_cases() -> list[tuple[str, str, str | None]]:
     """(script, inbound message, expected Reject or None) from the QuickFIX .def files."""
-    folder = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "quickfix-fix44"
-    if not folder.exists():
-        return []
+    folder = DATA / "quickfix-fix44"
     cases = []
     for script in ("14a", "14b", "14c", "14d", "14e", "14f", "14g", "14h", "14i", "15", "21"):
         (path,) = folder.glob(f"{script}_*.def")
@@ -309,7 +307,6 @@ def test_quickfix_script_inbound_message_gets_the_scripted_reject(
 
 
 def test_quickfix_scripts_were_found() -> None:
-    shared_data("quickfix-fix44")
     assert len(_script_cases()) >= 15
 
 

@@ -7,7 +7,6 @@ No script is judged not applicable: ``NOT_APPLICABLE`` is empty and a test keeps
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +21,10 @@ from connectivity.testing.fix_scripts import (
     timify,
 )
 from connectivity.transport.fix.dictionary import FixDictionary
-from tests.conftest import SHARED_DATA, shared_data
+from tests.conftest import DATA, shared_data
 
-SCRIPTS = SHARED_DATA / "quickfix-fix44"
-NAMES = sorted(p.name for p in SCRIPTS.glob("*.def")) if SCRIPTS.is_dir() else []
+SCRIPTS = DATA / "quickfix-fix44"
+NAMES = sorted(p.name for p in SCRIPTS.glob("*.def"))
 # Scripts we deliberately do not run, with the reason. Empty: every script applies.
 NOT_APPLICABLE: dict[str, str] = {}
 
@@ -37,11 +36,11 @@ def fix44() -> FixDictionary:
 
 @pytest.fixture(scope="module")
 def patterns() -> dict[int, Any]:
-    return load_field_patterns(shared_data("quickfix-fix44", "fields.fmt"))
+    return load_field_patterns(SCRIPTS / "fields.fmt")
 
 
 def _script(name: str) -> bytes:
-    return shared_data("quickfix-fix44", name).read_bytes()
+    return (SCRIPTS / name).read_bytes()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -55,8 +54,7 @@ def test_quickfix_script_passes_against_our_acceptor(
 
 
 def test_all_59_scripts_are_present_and_none_is_excluded() -> None:
-    folder: Path = shared_data("quickfix-fix44")
-    assert len(list(folder.glob("*.def"))) == 59
+    assert len(NAMES) == 59
     assert set(NOT_APPLICABLE) <= set(NAMES)
     assert not NOT_APPLICABLE
 
