@@ -4,9 +4,13 @@ from connectivity.runtime import patch
 
 patch()  # before anything imports socket, ssl, threading or time
 
+import signal  # noqa: E402
+import traceback  # noqa: E402
 import weakref  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import FrameType  # noqa: E402
+from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
 import greenlet  # noqa: E402
@@ -60,3 +64,42 @@ def no_leaked_greenlets() -> Iterator[None]:
     names = sorted(str(getattr(g, "name", g)) for g in leaked)
     gevent.killall(list(leaked), timeout=2)
     pytest.fail(f"test leaked {len(leaked)} live greenlet(s): {names}")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """Time a test out with SIGALRM and raise in the test's greenlet, whichever one is running.
+
+    pytest-timeout's own signal handler raises in whatever runs when the alarm fires: the hub
+    (a hang waiting on I/O) or, when a spawned greenlet spins without yielding, that greenlet,
+    whose death then lets the test go on as if nothing happened. Its 'thread' method is no
+    better under gevent: the timer thread is a greenlet that never runs while the hub is stuck.
+    """
+    from pytest_timeout import is_debugging
+
+    if settings.method != "signal":
+        return None
+    test = greenlet.getcurrent()
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        if not settings.disable_debugger_detection and is_debugging():
+            return  # someone is stepping through the test
+        current = greenlet.getcurrent()
+        stacks = "".join(
+            f"\n--- {g!r}\n" + "".join(traceback.format_stack(g.gr_frame or frame))
+            for g in list(_seen)
+            if g
+        )  # the running greenlet has no gr_frame: its stack is the interrupted frame's
+        failure = pytest.fail.Exception(f"Timeout (>{settings.timeout}s); live greenlets:{stacks}")
+        if current is test:
+            raise failure
+        test.throw(failure)  # from the hub or a spinning greenlet: unwind the test itself
+
+    def cancel() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]  # read by pytest-timeout
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+    return True

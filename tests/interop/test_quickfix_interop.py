@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.interop
+# The scenario runs in a subprocess bounded at 300 s; the suite-wide per-test limit is shorter.
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(360)]
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 1000
