@@ -15,6 +15,12 @@ from typing import Any  # noqa: E402
 import gevent  # noqa: E402
 import greenlet  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# No timed assertions: hypothesis's per-example deadline and its too-slow health check both fail
+# a correct test when a loaded machine runs it slowly. Speed is measured in benchmarks/.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 DATA = Path(__file__).resolve().parent / "data"
 """Third-party test data kept in the repository; origins and licences in ``data/SOURCES.md``."""
