@@ -143,8 +143,9 @@ def test_server_shutdown_is_announced_then_the_connection_closes(venue: BinanceS
     venue.settings = attrs.evolve(venue.settings, shutdown_grace_s=0.05)
     ws = _connect(venue.ws_url + "/stream?streams=bnbbtc@aggTrade")
     try:
-        while not venue.sessions:
-            venue.clock.sleep(0.01)
+        with gevent.Timeout(5):
+            while not venue.sessions:
+                gevent.sleep(0.01)
         assert venue.server_shutdown() == 1
         seen = []
         while raw := ws.recv():  # "" once the venue's close frame arrives
@@ -161,8 +162,9 @@ def test_stalled_connection_sends_no_data_but_still_answers_pings(
     ws = _connect(venue.ws_url + "/ws/btcusdt@depth@100ms")
     try:
         _json(ws)
-        while not venue.sessions:
-            venue.clock.sleep(0.01)
+        with gevent.Timeout(5):
+            while not venue.sessions:
+                gevent.sleep(0.01)
         venue.stall()
         ws.settimeout(0.2)
         with pytest.raises(websocket.WebSocketTimeoutException):

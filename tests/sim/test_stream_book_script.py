@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import gevent
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stream_book.py"
@@ -19,12 +21,39 @@ def _load() -> ModuleType:
     return module
 
 
+class _Handler:
+    """What ``gevent.signal_handler`` returns: something to cancel."""
+
+    def cancel(self) -> None:
+        pass
+
+
 def test_plain_mode_prints_a_line_per_symbol_per_second_and_a_summary(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Stopped as Ctrl-C stops it, once a VALID line is out: however slow the machine is, the
+    # book had time to become valid (a fixed --duration would race the startup).
+    stops: list[Callable[[], None]] = []
+
+    def signal_handler(signum: int, callback: Callable[[], None]) -> _Handler:
+        stops.append(callback)
+        return _Handler()
+
+    monkeypatch.setattr(gevent, "signal_handler", signal_handler)
     record = tmp_path / "rec.jsonl"
-    code = _load().main(["--symbol", "BTC-USDT", "--duration", "1.6", "--record", str(record)])
-    out = capsys.readouterr().out.splitlines()
+    argv = ["--symbol", "BTC-USDT", "--duration", "120", "--record", str(record)]
+    runner = gevent.spawn(_load().main, argv)
+    out: list[str] = []
+    try:
+        with gevent.Timeout(60, AssertionError("no VALID line within 60 s")):
+            while not any(line.startswith("BTCUSDT VALID") for line in out):
+                runner.join(timeout=0.05)
+                out += capsys.readouterr().out.splitlines()
+        stops[0]()
+        code = runner.get(timeout=10)
+    finally:
+        runner.kill()
+    out += capsys.readouterr().out.splitlines()
     assert code == 0
     lines = [line for line in out if line.startswith("BTCUSDT VALID")]
     assert lines and "spread=" in lines[-1] and "lat_ms p50=" in lines[-1]

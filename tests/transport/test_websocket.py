@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 import gevent
 import gevent.event
+import gevent.queue
 import orjson
 import pytest
 import websocket
@@ -318,10 +319,15 @@ def test_silent_server_answering_pings_is_reconnected_by_the_subscription_watchd
 
 
 def test_touched_subscription_keeps_the_connection(server_factory, connections) -> None:
+    # Manual time, so a slow machine cannot stretch a gap past the watch: 60 messages, one
+    # per 0.1 s (6 s in all), under a 0.3 s watch.
+    clock = ManualClock()
+    go: gevent.queue.Queue[None] = gevent.queue.Queue()
+
     def handler(conn: ServerConnection) -> None:
         for i in range(60):
+            go.get(timeout=5)
             conn.send_text(b'{"u":%d}' % i)
-            gevent.sleep(0.01)
         hold_open(conn)
 
     server = server_factory(handler)
@@ -333,11 +339,14 @@ def test_touched_subscription_keeps_the_connection(server_factory, connections) 
         holder[0].touch("btcusdt@depth")
 
     conn = connect(
-        connections, server.url(), rec, on_message=on_message,
+        connections, server.url(), rec, on_message=on_message, clock=clock,
         on_connect=lambda c: c.watch("btcusdt@depth", 0.3),
     )  # fmt: skip
     holder.append(conn)
-    wait_for(lambda: len(rec.messages) == 60)
+    for i in range(60):
+        go.put(None)
+        wait_for(lambda n=i + 1: len(rec.messages) == n)
+        clock.advance(0.1)
     assert conn.stats.connects == 1 and not conn.stats.errors
     conn.unwatch("btcusdt@depth")
 
