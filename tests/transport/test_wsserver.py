@@ -134,7 +134,9 @@ def test_fragmented_client_message_is_reassembled_with_a_ping_interleaved(serve)
         expected = encode_frame(0xA, b"mid") + encode_text_frame(b"fragmented")
         got = b""
         while len(got) < len(expected):
-            got += sock.recv(4096)
+            chunk = sock.recv(4096)
+            assert chunk, f"connection closed after {got!r}"  # else this loop would spin
+            got += chunk
         assert got == expected
     finally:
         sock.close()
