@@ -629,7 +629,7 @@ def test_exhausted_pool_times_out_without_sending(venue: tuple[LoopbackVenue, st
     rest = RestClient(base, venue="loop", clock=SystemClock(), pool_maxsize=1, pool_timeout=0.1)
     try:
         first = gevent.spawn(rest.get, "/slow")
-        gevent.sleep(0.05)
+        assert app.saturated.wait(timeout=5)  # the only pooled connection is in use
         with pytest.raises(ConnectFailed, match="nothing was sent"):
             rest.post("/api/v3/order", form={"symbol": "BTCUSDT"})
         app.release.set()
