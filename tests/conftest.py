@@ -25,19 +25,6 @@ settings.load_profile("suite")
 DATA = Path(__file__).resolve().parent / "data"
 """Third-party test data kept in the repository; origins and licences in ``data/SOURCES.md``."""
 
-# Only the FIX data dictionaries are still read from outside the repository, until they ship
-# as package data (``FixDictionary.builtin``); nothing else may use this.
-_DICTIONARIES_OUTSIDE = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared_data(*parts: str) -> Path:
-    """Return a FIX dictionary's path, skipping the test when the dictionary is not available."""
-    path = _DICTIONARIES_OUTSIDE.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"FIX data dictionary {path.name} is not available")
-    return path
-
-
 # Every gevent greenlet that ever runs is switched into at least once: record it on the way.
 # (A gc scan per test finds the same set but costs ~35 ms; this costs a call per switch.)
 _seen: weakref.WeakSet[gevent.Greenlet] = weakref.WeakSet()

@@ -17,7 +17,7 @@ from connectivity.transport.fix.dictionary import (
     builtin_path,
     validate_structure,
 )
-from tests.conftest import DATA, shared_data
+from tests.conftest import DATA
 
 NOW = "20240611-09:01:46.228"
 HEADER: list[tuple[int, str | int]] = [(34, 2), (49, "TW44"), (52, NOW), (56, "ISLD")]

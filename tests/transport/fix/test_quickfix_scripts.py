@@ -21,7 +21,7 @@ from connectivity.testing.fix_scripts import (
     timify,
 )
 from connectivity.transport.fix.dictionary import FixDictionary
-from tests.conftest import DATA, shared_data
+from tests.conftest import DATA
 
 SCRIPTS = DATA / "quickfix-fix44"
 NAMES = sorted(p.name for p in SCRIPTS.glob("*.def"))
