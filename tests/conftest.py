@@ -1,4 +1,4 @@
-"""Test-wide setup: gevent patching first, and no greenlet may outlive its test."""
+"""Test-wide setup: gevent patched first; no greenlet outlives its test, no test hangs."""
 
 from connectivity.runtime import patch
 
