@@ -7,8 +7,10 @@ read from the venue's ``constants`` module. ``exchanges/_template/dialect.py`` i
 start; ``docs/adding-a-venue.md`` walks through each hook.
 
 Facts: ``venue``, ``channels``, ``ack_mode``, ``snapshot_source``, ``integrity`` with its
-``rule`` (per-symbol update ids, per-connection sequence numbers) or ``checksum`` (top-N
-checksum), ``price_scale`` / ``qty_scale``, ``max_streams_per_connection`` and ``ws_settings``
+``rule`` (per-symbol update ids) or ``checksum`` (top-N checksum, with ``max_book_depth``, the
+depth the venue keeps a book at), or ``IntegrityMode.CONNECTION_SEQUENCE`` (``interpret``
+returns :class:`Sequenced` messages), ``price_scale`` / ``qty_scale``,
+``max_streams_per_connection`` and ``ws_settings``
 (outbound frames per second, rollover lifetime, ping timers), and for REST snapshots their
 weight tiers (``snapshot_tiers``, planned by :mod:`connectivity.connector.snapshots`) and
 limiter bucket (``weight_bucket``).
@@ -46,6 +48,7 @@ __all__ = [
     "MarketDataDialect",
     "Refused",
     "Shutdown",
+    "Sequenced",
     "SnapshotSource",
 ]
 
@@ -108,7 +111,23 @@ class FetchedSnapshot(NamedTuple):
     url: str
 
 
-Inbound = TopOfBook | PublicTrade | BookDelta | BookSnapshot | Ack | Refused | Shutdown | None
+Message = TopOfBook | PublicTrade | BookDelta | BookSnapshot | Ack | Refused | Shutdown | None
+
+
+@attrs.frozen
+class Sequenced:
+    """A message numbered in its connection's sequence (Coinbase ``sequence_num``).
+
+    The router checks the number against that connection's
+    :class:`~connectivity.core.book_sync.ConnectionSequence`: a repeat is dropped whole, a
+    jump resyncs every book the connection carried; then ``message`` is handled as usual.
+    """
+
+    sequence: int
+    message: Message
+
+
+Inbound = Message | Sequenced
 """A parsed non-hot-path message in neutral terms (None: nothing to do, e.g. a heartbeat)."""
 
 
@@ -122,6 +141,7 @@ class MarketDataDialect(Protocol):
     integrity: IntegrityMode
     rule: SequenceRule | None
     checksum: ChecksumFn | None
+    max_book_depth: int | None  # levels per side the venue keeps (checksum venues); None: all
     price_scale: int
     qty_scale: int
     max_streams_per_connection: int

@@ -13,7 +13,10 @@
   the REST client's limiter), planned by :mod:`connectivity.connector.snapshots`: the bot's
   symbol order first, at the cheapest weight tier covering ``book_depth``, a bounded number
   in flight, optionally deepened later while valid; per-symbol exponential backoff on
-  failure (exactly ``Retry-After`` on a 429). In-stream venues resubscribe the book stream instead.
+  failure (exactly ``Retry-After`` on a 429). In-stream venues resubscribe the book streams
+  instead (batched per connection, off the reader greenlet), and their books, like those of
+  per-connection sequence feeds, are routed per physical connection (see
+  :mod:`~connectivity.connector.router`).
 - Liveness: a disconnect invalidates that connection's books at once (the bot stops quoting)
   and they resync after the reconnect; a shutdown notice or the venue's connection lifetime
   (``ws_settings.rollover_after_s``) triggers a seamless rollover; a book stream silent for
@@ -29,6 +32,7 @@ The bot receives the venue-neutral events of :mod:`connectivity.core.events`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import gevent.event
 
@@ -55,7 +59,14 @@ from connectivity.connector.snapshots import (
 )
 from connectivity.connector.streams import Subscriptions
 from connectivity.core.book import BookView, OrderBook
-from connectivity.core.book_sync import BookEvent, BookInvalid, BookStats, BookSync, BookValid
+from connectivity.core.book_sync import (
+    BookEvent,
+    BookInvalid,
+    BookStats,
+    BookSync,
+    BookValid,
+    IntegrityMode,
+)
 from connectivity.core.clock import NS_PER_SECOND, Clock
 from connectivity.core.events import EventSink, TopOfBook
 from connectivity.core.latency import LatencyRecorder
@@ -128,6 +139,7 @@ class MarketDataConnector(Connector):
             max_buffer=config.max_buffered_deltas,
             price_scale=dialect.price_scale,
             qty_scale=dialect.qty_scale,
+            max_depth=dialect.max_book_depth,
         )
         self.symbols: list[str] = []
         self.shards: list[Shard] = []
@@ -137,6 +149,12 @@ class MarketDataConnector(Connector):
         self._valid: dict[str, gevent.event.Event] = {}
         self._shard_of: dict[str, Shard] = {}
         self._snapshot_failures: dict[str, int] = {}
+        self._resubscribing: dict[str, None] = {}  # in-stream books waiting to resubscribe
+        # Frames whose meaning depends on their connection are routed per connection.
+        self._per_connection = (
+            dialect.snapshot_source is SnapshotSource.IN_STREAM
+            or dialect.integrity is IntegrityMode.CONNECTION_SEQUENCE
+        )
         self._url = dialect.stream_url(config.ws_url)
         self._depths = {dialect.venue_symbol(s): d for s, d in config.book_depths.items()}
         self._deep = None
@@ -247,13 +265,14 @@ class MarketDataConnector(Connector):
             latency=self.latency,
             record=record,
         )
-        connection = self._factory(
-            url,
-            router.on_message,
-            f"{self.name}{shard.number}",
-            on_connect=lambda conn: self._on_connect(shard, conn),
-            on_disconnect=lambda reason: self._on_disconnect(shard, reason),
-        )
+        callbacks: dict[str, Any] = {
+            "on_connect": lambda conn: self._on_connect(shard, conn),
+            "on_disconnect": lambda reason: self._on_disconnect(shard, reason),
+        }
+        if self._per_connection:
+            callbacks["per_connection"] = router.handler_for
+        name = f"{self.name}{shard.number}"
+        connection = self._factory(url, router.on_message, name, **callbacks)
         router.bind(connection)
         shard.router, shard.connection = router, connection
         connection.start()
@@ -303,14 +322,31 @@ class MarketDataConnector(Connector):
         if self.closed or symbol not in self._shard_of:
             return
         if self.dialect.snapshot_source is SnapshotSource.IN_STREAM:
-            # The venue sends a snapshot on subscription: subscribe the book stream afresh.
-            book = [self.dialect.stream_name(symbol, Channel.BOOK)]
-            subscriptions = self._shard_of[symbol].subscriptions
-            subscriptions.remove(book)
-            subscriptions.add(book)
-            return  # outstanding until the venue's snapshot arrives (or a reset clears it)
+            # The venue sends a snapshot on subscription: subscribe the book stream afresh,
+            # outstanding until the venue's snapshot arrives (or a reset clears it). Sent from
+            # an owned greenlet: the reader asking must not wait for the outbound pacing.
+            if not self._resubscribing:
+                self.spawn(self._resubscribe_books, name="resubscribe")
+            self._resubscribing[symbol] = None
+            return
         if self.snapshots is not None:
             self.snapshots.request(symbol)
+
+    def _resubscribe_books(self) -> None:
+        """Resubscribe every waiting book stream: one unsubscribe and one subscribe frame per
+        connection, however many books a connection's sequence gap reset at once."""
+        symbols, self._resubscribing = self._resubscribing, {}
+        streams: dict[int, list[str]] = {}
+        for symbol in symbols:
+            shard = self._shard_of.get(symbol)
+            if shard is not None:  # not removed meanwhile
+                book = self.dialect.stream_name(symbol, Channel.BOOK)
+                streams.setdefault(shard.number, []).append(book)
+        for number, books in streams.items():
+            try:
+                self.shards[number].subscriptions.resubscribe(books)
+            except ConnectivityError as exc:  # gone: the reconnect subscribes them afresh
+                self.count_error(exc, "resubscribe failed")
 
     def _deepen_later(self, symbol: str) -> None:
         if self.snapshots is None:

@@ -93,6 +93,15 @@ class Subscriptions:
             self._request(UNSUBSCRIBE, gone)
         return gone
 
+    def resubscribe(self, streams: Iterable[str]) -> None:
+        """Unsubscribe and subscribe desired ``streams`` again now (a venue that sends a
+        snapshot on subscription); they stay desired whatever happens to the frames."""
+        wanted = [s for s in streams if s in self.desired]
+        if self._send is None or not wanted:
+            return  # not connected: the next replay subscribes them anyway
+        self._request(UNSUBSCRIBE, wanted)
+        self._request(SUBSCRIBE, wanted)
+
     @property
     def room(self) -> int:
         """Return how many more streams this connection may carry."""

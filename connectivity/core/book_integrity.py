@@ -36,6 +36,9 @@ class IntegrityMode(enum.Enum):
 
     SEQUENCE = "sequence"  # update ids: a SequenceRule decides apply / ignore / gap
     CHECKSUM = "checksum"  # venue-published checksum per delta, checked by a ChecksumFn
+    # Per-connection message numbers (Coinbase): no per-symbol check; the connector's router
+    # checks each connection's ConnectionSequence and resyncs the books it carried on a gap.
+    CONNECTION_SEQUENCE = "connection_sequence"
     SNAPSHOT_ONLY = "snapshot_only"  # every message is a full book; deltas are refused
     NONE = "none"  # deltas applied after a snapshot without any check
 

@@ -13,6 +13,7 @@ Usage by a market-data connector (no I/O here: the connector fetches snapshots):
                                               # the same from clean venue text, one pass
                                               # (Binance: exchanges.binance.parsers.feed_frame)
     sync.on_snapshot("BTCUSDT", snapshot)     # BookSnapshot; returns True = fetch again
+    sync.on_stream_snapshot("BTC-USD", snap)  # a snapshot sent in the stream: loaded at once
     sync.snapshot_failed("BTCUSDT")           # the fetch failed: the next delta re-requests
     sync.deepen("BTCUSDT")                    # a VALID book: keep deltas for a deeper
                                               # snapshot (on_snapshot merges it, still valid)
@@ -21,9 +22,11 @@ Usage by a market-data connector (no I/O here: the connector fetches snapshots):
     sync.reset()                              # after a reconnect: resync every symbol
 
 Other venues' rules are strategy objects too: ``BookSync(IntegrityMode.CHECKSUM,
-checksum=TopLevelsChecksum(25, crc32_fn), max_depth=25)`` keeps a top-25 book checked against
-the checksum each delta carries (Kraken, OKX); ``ConnectionSequence`` checks per-connection
-sequence numbers (Coinbase) in the connector, which resets the connection's symbols on a gap.
+checksum=TopLevelsChecksum(10, crc32_fn), max_depth=25)`` keeps a top-25 book checked against
+the checksum over its top 10 that each delta carries (Kraken, OKX);
+``IntegrityMode.CONNECTION_SEQUENCE`` leaves per-connection sequence numbers (Coinbase) to
+the connector's router (a ``ConnectionSequence`` per connection), which resets the books the
+connection carried on a gap (``reset(symbols, reason=InvalidReason.GAP)``).
 
 ``request_snapshot`` and the boolean returns are two ways to learn the same thing: a
 snapshot request is issued once per need (not per delta) until :meth:`on_snapshot` or
@@ -394,6 +397,34 @@ class BookSync:
             return False
         return self._load(state, snapshot, ts_recv)
 
+    def on_stream_snapshot(
+        self, symbol: str, snapshot: BookSnapshot, ts_recv: int | None = None
+    ) -> None:
+        """Feed a snapshot the venue sent in the stream itself (Coinbase, Kraken): it covers
+        every delta received before it and none after, so it is loaded at once, buffered deltas
+        dropped; a live book is replaced in place and stays valid (a rollover's new connection).
+        """
+        state = self._state(symbol)
+        state.requested = False
+        state.pending = None
+        if state.deepening:
+            self._stop_deepening(state)
+        state.stats.dropped_covered += len(state.buffer)
+        state.buffer = []
+        book = state.book
+        shadow = OrderBook(book.symbol, book.price_scale, book.qty_scale)
+        shadow.load(
+            snapshot.bids, snapshot.asks, snapshot.last_id, snapshot.ts_event, snapshot.depth
+        )
+        if self.max_depth is not None:
+            shadow.truncate(self.max_depth)
+        ts = snapshot.ts_recv if ts_recv is None else ts_recv
+        if self.check_crossed and shadow.is_crossed():
+            self._restart(state, InvalidReason.CROSSED, repr(shadow), ts)  # never served
+            return
+        state.stats.snapshots_applied += 1
+        self._swap_in(state, shadow, ts)
+
     def snapshot_failed(self, symbol: str) -> None:
         """Record that a requested snapshot could not be fetched (the next delta re-requests)."""
         state = self._state(symbol)
@@ -401,14 +432,22 @@ class BookSync:
         if state.deepening:
             self._stop_deepening(state)
 
-    def reset(self, symbols: Iterable[str] | None = None, detail: str = "reset") -> None:
-        """Resync the given symbols (all when None), e.g. after a reconnect."""
+    def reset(
+        self,
+        symbols: Iterable[str] | None = None,
+        detail: str = "reset",
+        reason: InvalidReason = InvalidReason.RESET,
+    ) -> None:
+        """Resync the given symbols (all when None), e.g. after a reconnect; ``GAP`` when the
+        connector saw updates lost (a per-connection sequence jumped): counted as a gap."""
         for symbol in list(self._symbols) if symbols is None else symbols:
             state = self._state(symbol)
+            if reason is InvalidReason.GAP:
+                state.stats.gaps += 1
             state.buffer = []
             state.pending = None
             state.requested = False
-            self._invalidate(state, InvalidReason.RESET, detail, state.stats.last_ts_recv)
+            self._invalidate(state, reason, detail, state.stats.last_ts_recv)
 
     def check_stale(self, now_ns: int) -> list[str]:
         """Flag VALID books with no update for ``stale_after_ns``; return the newly stale."""

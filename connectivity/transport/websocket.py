@@ -30,7 +30,10 @@ flow. A dead connection is reconnected with capped exponential backoff and full 
 Rollover: after ``rollover_after_s`` (Binance disconnects at 24 h) or on :meth:`rollover`
 (Binance ``serverShutdown``), a NEW connection is opened and ``on_connect`` runs for it before
 the old one is closed, and both deliver in between, so nothing is lost. Messages in the overlap
-may arrive twice; the venue layer de-duplicates by update id.
+may arrive twice; the venue layer de-duplicates by update id. A feed whose messages only make
+sense per physical connection (per-connection sequence numbers, snapshots sent on subscription)
+passes ``per_connection(number) -> on_message``: each connection, a rollover's replacement
+included, then gets its own handler, so the venue layer knows which connection said what.
 
 Outbound pacing: at most ``send_limit`` frames per ``send_window_s`` per connection, counting
 pings and pongs (each venue passes its own limit; Binance: 5 per second, control frames
@@ -144,6 +147,7 @@ class WebSocketConnection:
         on_connect: Callable[[WebSocketConnection], None] | None = None,
         on_disconnect: Callable[[str], None] | None = None,
         on_binary: MessageHandler | None = None,
+        per_connection: Callable[[int], MessageHandler] | None = None,
         factory: Factory | None = None,
         rng: random.Random | None = None,
         name: str = "ws",
@@ -160,6 +164,7 @@ class WebSocketConnection:
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
         self._on_binary = on_binary
+        self._per_connection = per_connection
         self._clock = clock
         self._factory = factory or websocket_client_factory()
         self._rng = rng or random.Random()
@@ -471,8 +476,11 @@ class WebSocketConnection:
 
     def _read_frames(self, session: _Session) -> None:
         """Read large chunks and decode them; text frames take the fast path to ``on_message``."""
+        on_message = self._on_message
+        if self._per_connection is not None:
+            on_message = self._per_connection(session.number)
         decoder = FrameDecoder(
-            self._on_message,
+            on_message,
             self._binary,
             functools.partial(self._control, session),
             max_message_bytes=self.settings.max_message_bytes,

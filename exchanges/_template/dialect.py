@@ -5,8 +5,8 @@ MarketDataConnector` asks a venue. Required: every attribute and method of
 :class:`~connectivity.connector.dialect.MarketDataDialect`:
 
 - facts: ``venue``, ``channels``, ``ack_mode``, ``snapshot_source``, ``integrity``, ``rule``,
-  ``checksum``, ``price_scale``, ``qty_scale``, ``max_streams_per_connection``, ``ws_settings``,
-  ``snapshot_tiers``, ``weight_bucket``;
+  ``checksum``, ``max_book_depth``, ``price_scale``, ``qty_scale``,
+  ``max_streams_per_connection``, ``ws_settings``, ``snapshot_tiers``, ``weight_bucket``;
 - hooks: ``venue_symbol``, ``stream_url``, ``stream_name``, ``encode``, ``route``,
   ``interpret``, ``fetch_snapshot`` and ``parse_snapshot`` (REST snapshot venues; in-stream
   ones raise).
@@ -81,6 +81,7 @@ class TemplateDialect:
     integrity = BOOK_INTEGRITY
     rule: SequenceRule | None = BOOK_SEQUENCE_RULE
     checksum: ChecksumFn | None = None
+    max_book_depth: int | None = None
     price_scale = PRICE_SCALE
     qty_scale = QTY_SCALE
     max_streams_per_connection = MAX_STREAMS_PER_CONNECTION

@@ -91,6 +91,7 @@ class BinanceDialect:
     integrity = BOOK_INTEGRITY
     rule: SequenceRule | None = BOOK_SEQUENCE_RULE
     checksum: ChecksumFn | None = None
+    max_book_depth: int | None = None
     price_scale = PRICE_SCALE
     qty_scale = QTY_SCALE
     max_streams_per_connection = MAX_STREAMS_PER_CONNECTION

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Sequence
 from typing import Any, cast
 
+import gevent
 import orjson
 
 from connectivity.connector.dialect import (
@@ -33,6 +34,7 @@ class InStreamDialect:
     integrity = IntegrityMode.SEQUENCE
     rule: SequenceRule | None = UpdateIdRangeRule()
     checksum: ChecksumFn | None = None
+    max_book_depth: int | None = None
     price_scale = 0
     qty_scale = 0
     max_streams_per_connection = 2
@@ -130,8 +132,10 @@ def test_in_stream_snapshots_build_books_and_a_gap_resubscribes_that_symbol_once
         assert md.is_valid("A") and md.book("A").update_id == 11
         first.on_message(frame("update", "A", 15), 3)  # 12..14 missed
         assert not md.is_valid("A") and md.stats("A").gaps == 1
+        gevent.sleep(0)  # the resubscription is sent by an owned greenlet, not the reader
         assert first.sent[1:] == ["UNSUBSCRIBE l2.A", "SUBSCRIBE l2.A"]
         first.on_message(frame("update", "A", 16), 4)  # still waiting: no second resubscribe
+        gevent.sleep(0)
         assert len(first.sent) == 3
         first.on_message(frame("snapshot", "A", 16, bid=12), 5)
         assert md.is_valid("A") and md.book("A").best_bid() == (12, 1)
