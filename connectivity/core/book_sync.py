@@ -413,9 +413,10 @@ class BookSync:
         state.buffer = []
         book = state.book
         shadow = OrderBook(book.symbol, book.price_scale, book.qty_scale)
-        shadow.load(
-            snapshot.bids, snapshot.asks, snapshot.last_id, snapshot.ts_event, snapshot.depth
-        )
+        # A venue keeping its top ``max_depth`` sends the levels that enter it from below: no
+        # covered price range to clip updates to (truncation keeps the book to that depth).
+        depth = snapshot.depth if self.max_depth is None else None
+        shadow.load(snapshot.bids, snapshot.asks, snapshot.last_id, snapshot.ts_event, depth)
         if self.max_depth is not None:
             shadow.truncate(self.max_depth)
         ts = snapshot.ts_recv if ts_recv is None else ts_recv

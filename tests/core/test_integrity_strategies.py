@@ -96,3 +96,51 @@ def test_range_rule_is_inlined_only_while_its_check_is_not_replaced() -> None:
 
     assert UpdateIdRangeRule().inline_range_check is True
     assert Custom().inline_range_check is False
+
+
+def test_an_in_stream_snapshot_is_loaded_at_once_and_supersedes_the_buffered_deltas() -> None:
+    events: list[object] = []
+    sync = BookSync(IntegrityMode.CONNECTION_SEQUENCE, on_event=events.append)
+    sync.on_delta(SYM, BookDelta(SYM, 0, 0, [(90, 1)], [], 0, 1))  # before the snapshot
+    sync.on_stream_snapshot(SYM, BookSnapshot(SYM, 0, [(100, 1)], [(110, 1)], 0, 2))
+    assert sync.is_valid(SYM) and sync.book(SYM).bids() == [(100, 1)]
+    assert sync.stats(SYM).dropped_covered == 1
+    sync.on_delta(SYM, BookDelta(SYM, 0, 0, [(101, 2)], [], 0, 3))  # after it: applied
+    assert sync.book(SYM).bids() == [(101, 2), (100, 1)]
+
+
+def test_an_in_stream_snapshot_replaces_a_live_book_in_place_and_it_stays_valid() -> None:
+    events: list[object] = []
+    sync = BookSync(IntegrityMode.CONNECTION_SEQUENCE, on_event=events.append)
+    sync.on_stream_snapshot(SYM, BookSnapshot(SYM, 0, [(100, 1)], [(110, 1)], 0, 1))
+    book = sync.book(SYM)
+    sync.on_stream_snapshot(SYM, BookSnapshot(SYM, 0, [(105, 3)], [(108, 1)], 0, 2))
+    assert sync.book(SYM) is book and book.bids() == [(105, 3)] and sync.is_valid(SYM)
+    assert not any(isinstance(e, BookInvalid) for e in events)
+    sync.on_stream_snapshot(SYM, BookSnapshot(SYM, 0, [(120, 1)], [(110, 1)], 0, 3))  # crossed
+    assert not sync.is_valid(SYM) and book.bids() == [(105, 3)]  # never served
+    assert sync.stats(SYM).crossed == 1
+
+
+def test_an_in_stream_snapshot_of_a_top_n_venue_accepts_levels_entering_from_below() -> None:
+    sync = BookSync(IntegrityMode.CHECKSUM, checksum=TopLevelsChecksum(2, crc), max_depth=2)
+    bids = [(1000, 1), (990, 2), (980, 3)]
+    sync.on_stream_snapshot(SYM, BookSnapshot(SYM, 0, bids, [(1010, 1), (1020, 2)], 0, 1, 2))
+    assert sync.book(SYM).bids() == [(1000, 1), (990, 2)]
+    # 1000 leaves; 985 enters the venue's top 2 from below what the snapshot showed.
+    venue_sum = crc([(990, 2), (985, 4)], [(1010, 1), (1020, 2)])
+    sync.on_delta(SYM, BookDelta(SYM, 0, 0, [(1000, 0), (985, 4)], [], 0, 2, venue_sum))
+    assert sync.is_valid(SYM) and sync.book(SYM).bids() == [(990, 2), (985, 4)]
+
+
+def test_a_reset_for_lost_updates_counts_a_gap_on_every_book_it_names() -> None:
+    events: list[object] = []
+    sync = BookSync(IntegrityMode.CONNECTION_SEQUENCE, on_event=events.append)
+    for symbol in ("A", "B"):
+        sync.on_stream_snapshot(symbol, BookSnapshot(symbol, 0, [(1, 1)], [(2, 1)], 0, 1))
+    sync.reset(["A", "B"], detail="sequence jumped", reason=InvalidReason.GAP)
+    assert [(e.symbol, e.reason) for e in events if isinstance(e, BookInvalid)] == [
+        ("A", InvalidReason.GAP),
+        ("B", InvalidReason.GAP),
+    ]
+    assert sync.stats("A").gaps == 1 and sync.stats("A").resyncs == 1

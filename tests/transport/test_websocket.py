@@ -529,6 +529,31 @@ def test_rollover_on_request_replaces_the_connection(server_factory, connections
     assert conn.stats.connects == 2 and rec.disconnects == []
 
 
+def test_per_connection_handlers_tell_which_connection_carried_each_message(
+    server_factory, connections
+) -> None:
+    served: list[ServerConnection] = []
+
+    def handler(conn: ServerConnection) -> None:
+        served.append(conn)
+        conn.send_text(b'{"server_connection":%d}' % len(served))
+        hold_open(conn)
+
+    server = server_factory(handler)
+    rec = Recorder()
+    received: list[tuple[int, bytes]] = []
+
+    def per_connection(number: int) -> Callable[[bytes, int], None]:
+        return lambda payload, ts: received.append((number, payload))
+
+    conn = connect(connections, server.url(), rec, per_connection=per_connection)
+    wait_for(lambda: len(received) == 1)
+    conn.rollover()  # the replacement gets a handler of its own
+    wait_for(lambda: len(received) == 2 and conn.stats.rollovers == 1)
+    assert received == [(1, b'{"server_connection":1}'), (2, b'{"server_connection":2}')]
+    assert rec.messages == []  # the plain handler is not used
+
+
 # -- outbound pacing ------------------------------------------------------------------------
 
 
