@@ -8,17 +8,21 @@ from typing import Any
 import attrs
 import pytest
 
-from connectivity.connector.market_data import MarketDataConnector
+from connectivity.connector.market_data import MarketDataConfig, MarketDataConnector
 from connectivity.connector.recording import RecordWriter, read_recording, venue_of
 from connectivity.connector.replay import replay
 from connectivity.sim.venue import SimVenue
-from connectivity.testing.market_data_contract import wait_for
+from connectivity.testing.market_data_contract import assert_books_equal_truth
 from exchanges._template.connector import TemplateMarketDataConfig, template_market_data
 from exchanges._template.dialect import TemplateDialect
 from exchanges._template.sim import TEMPLATE_SIM_SETTINGS, TemplateSimVenue
 from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConfig
 from exchanges.binance.dialect import BinanceDialect
 from exchanges.binance.sim import BINANCE_SIM_SETTINGS, BinanceSimVenue
+from tests.connector.venues.checksum import ChecksumDialect, checksum_market_data
+from tests.connector.venues.checksum_sim import CHECKSUM_SIM_SETTINGS, ChecksumSimVenue
+from tests.connector.venues.sequence import SequenceDialect, sequence_market_data
+from tests.connector.venues.sequence_sim import SEQUENCE_SIM_SETTINGS, SequenceSimVenue
 
 
 def _template(recorder: RecordWriter) -> tuple[SimVenue, Any, Any, tuple[str, ...]]:
@@ -41,19 +45,37 @@ def _binance(recorder: RecordWriter) -> tuple[SimVenue, Any, Any, tuple[str, ...
     return sim, md, BinanceDialect(), config.symbols
 
 
-@pytest.mark.parametrize("setup", [_template, _binance], ids=["template", "binance"])
+def _sequence(recorder: RecordWriter) -> tuple[SimVenue, Any, Any, tuple[str, ...]]:
+    sim = SequenceSimVenue(seed=4, settings=attrs.evolve(SEQUENCE_SIM_SETTINGS, tick_s=0.005))
+    sim.start()
+    config = MarketDataConfig(symbols=("BTC-USD", "ETH-USD"), ws_url=sim.ws_url)
+    md = sequence_market_data(config, lambda event: None, recorder=recorder)
+    return sim, md, SequenceDialect(), config.symbols
+
+
+def _checksum(recorder: RecordWriter) -> tuple[SimVenue, Any, Any, tuple[str, ...]]:
+    sim = ChecksumSimVenue(seed=4, settings=attrs.evolve(CHECKSUM_SIM_SETTINGS, tick_s=0.005))
+    sim.start()
+    config = MarketDataConfig(symbols=("BTC/USD", "ETH/USD"), ws_url=sim.ws_url)
+    md = checksum_market_data(config, lambda event: None, recorder=recorder)
+    return sim, md, ChecksumDialect(), config.symbols
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [_template, _binance, _sequence, _checksum],
+    ids=["template", "binance", "connection-sequence", "checksum"],
+)
 def test_a_recording_replays_to_the_books_the_connector_had(setup: Any, tmp_path: Path) -> None:
     path = tmp_path / "rec.jsonl"
     recorder = RecordWriter(path, venue="recorded")
     sim, md, dialect, symbols = setup(recorder)
     connector: MarketDataConnector = md
+    update_ids = setup in (_template, _binance)  # the other two send none
     try:
         connector.start()
         assert connector.wait_valid(timeout=10.0)
-        sim.freeze()
-        for symbol in symbols:
-            target = sim.true_book(symbol).update_id  # type: ignore[attr-defined]
-            wait_for(lambda s=symbol, t=target: connector.book(s).update_id >= t)  # type: ignore[misc]
+        assert_books_equal_truth(sim, connector, symbols, update_ids=update_ids)
         expected = {s: (connector.book(s).bids(), connector.book(s).asks()) for s in symbols}
     finally:
         connector.close()

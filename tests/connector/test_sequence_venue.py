@@ -101,8 +101,10 @@ def test_a_book_follows_the_newest_connections_snapshot_and_a_jump_resyncs_only_
     sync = BookSync(IntegrityMode.CONNECTION_SEQUENCE)
     dialect = SequenceDialect()
     subscriptions = Subscriptions(dialect.encode, ack_mode=dialect.ack_mode)
+    emitted: list[Event] = []
+    symbols = ["BTC-USD", "ETH-USD"]
     router = StreamRouter(
-        dialect, sync, subscriptions, ["BTC-USD", "ETH-USD"], time_ns=lambda: 0, emit=print
+        dialect, sync, subscriptions, symbols, time_ns=lambda: 0, emit=emitted.append
     )
     old, new = router.handler_for(1), router.handler_for(2)  # a rollover's two connections
     old(_l2(0, "snapshot", "BTC-USD", "100"), 1)

@@ -47,6 +47,7 @@ from connectivity.connector.market_data import (
     MarketDataConnector,
     websocket_connections,
 )
+from connectivity.connector.recording import Recorder
 from connectivity.core.book import BookDelta, BookSnapshot, ChecksumFn, Level
 from connectivity.core.book_sync import BookSync, IntegrityMode, SequenceRule
 from connectivity.core.clock import SystemClock
@@ -231,11 +232,19 @@ class SequenceDialect:
         raise ConfigError(f"{VENUE} sends snapshots in the stream")
 
 
-def sequence_market_data(config: MarketDataConfig, sink: EventSink) -> MarketDataConnector:
+def sequence_market_data(
+    config: MarketDataConfig, sink: EventSink, recorder: Recorder | None = None
+) -> MarketDataConnector:
     """Build the venue's connector with real websocket connections (no REST client)."""
     clock = SystemClock()
     settings = config.ws_settings or SEQUENCE_WS_SETTINGS
     connections = websocket_connections(clock, settings)
     return MarketDataConnector(
-        config, SequenceDialect(), clock=clock, rest=None, connection_factory=connections, sink=sink
+        config,
+        SequenceDialect(),
+        clock=clock,
+        rest=None,
+        connection_factory=connections,
+        sink=sink,
+        recorder=recorder,
     )
