@@ -46,6 +46,7 @@ __all__ = [
     "FetchedSnapshot",
     "Inbound",
     "MarketDataDialect",
+    "Message",
     "Refused",
     "Shutdown",
     "Sequenced",
@@ -112,6 +113,7 @@ class FetchedSnapshot(NamedTuple):
 
 
 Message = TopOfBook | PublicTrade | BookDelta | BookSnapshot | Ack | Refused | Shutdown | None
+"""One parsed message in neutral terms (None: nothing to do, e.g. a heartbeat)."""
 
 
 @attrs.frozen
@@ -128,7 +130,7 @@ class Sequenced:
 
 
 Inbound = Message | Sequenced
-"""A parsed non-hot-path message in neutral terms (None: nothing to do, e.g. a heartbeat)."""
+"""What :meth:`MarketDataDialect.interpret` returns: a message, numbered or not."""
 
 
 class MarketDataDialect(Protocol):
