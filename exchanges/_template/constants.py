@@ -49,5 +49,6 @@ PRICE_SCALE = 8  # fixed-point decimals: at least the venue's finest tick
 QTY_SCALE = 8
 
 # How a book is proven complete: here per-symbol update-id ranges (first, last), as Binance.
+# Per-connection sequences and top-N checksums: docs/adding-a-venue.md, section 6.
 BOOK_INTEGRITY = IntegrityMode.SEQUENCE
 BOOK_SEQUENCE_RULE = UpdateIdRangeRule()

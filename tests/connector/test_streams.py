@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from connectivity.connector.streams import SUBSCRIBE, UNSUBSCRIBE, AckMode, Subscriptions
-from connectivity.errors import ConfigError
+from connectivity.errors import ConfigError, ConnectionLost
 
 
 def _encode(method: str, streams: list[str], request_id: int) -> str:
@@ -83,3 +83,37 @@ def test_venues_that_never_acknowledge_count_a_request_as_acked_once_sent() -> N
     assert len(sent) == 1 and subs.wait_settled(0) and subs.all_acked
     subs.remove(["book.A"])
     assert subs.acked == set() and len(sent) == 2
+
+
+def test_resubscribe_sends_unsubscribe_then_subscribe_and_the_streams_stay_desired() -> None:
+    subs = Subscriptions(_encode, ack_mode=AckMode.STREAMS)
+    subs.add(["book.a", "book.b"])
+    subs.resubscribe(["book.a"])  # not connected: nothing to send, the replay covers it
+    sent: list[dict[str, object]] = []
+    subs.replay(lambda frame: sent.append(orjson.loads(frame)))
+    subs.on_ack_streams(["book.a", "book.b"])
+    subs.resubscribe(["book.a", "book.gone"])  # only what is desired
+    assert [(m["method"], m["params"]) for m in sent[1:]] == [
+        (UNSUBSCRIBE, ["book.a"]),
+        (SUBSCRIBE, ["book.a"]),
+    ]
+    assert list(subs.desired) == ["book.a", "book.b"]
+    assert subs.on_ack_streams(["book.a"], subscribed=False) and "book.a" not in subs.acked
+    assert subs.on_ack_streams(["book.a"]) and subs.all_acked
+
+
+def test_a_resubscribe_whose_frame_fails_keeps_the_streams_for_the_next_replay() -> None:
+    subs = Subscriptions(_encode)
+    subs.add(["book.a"])
+
+    dead: list[bool] = []
+
+    def send(frame: str) -> None:
+        if dead:
+            raise ConnectionLost("gone")
+
+    subs.replay(send)
+    dead.append(True)  # the connection dies after the replay
+    with pytest.raises(ConnectionLost):
+        subs.resubscribe(["book.a"])
+    assert list(subs.desired) == ["book.a"]
