@@ -112,8 +112,8 @@ class ConnectionSequence:
 
     Every message on a connection carries the next number, whatever symbol it is about, so a
     jump cannot be pinned on one book: every book the connection carries must resync (the
-    connector resets them). A number below the expected one is a duplicate (ignore it). A
-    new connection starts a new sequence: :meth:`reset` on every (re)connect.
+    connector's router keeps one per connection and resets them). A number below the
+    expected one is a duplicate (ignore it). A new connection starts a new sequence.
     """
 
     __slots__ = ("expected", "gaps")

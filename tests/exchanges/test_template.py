@@ -21,9 +21,13 @@ from exchanges._template.dialect import TEMPLATE_WS_SETTINGS, TemplateDialect
 from exchanges._template.parsers import parse_message
 from exchanges._template.sim import TEMPLATE_SIM_SETTINGS, TemplateSimVenue
 from exchanges.binance.dialect import BinanceDialect
+from tests.connector.venues.checksum import ChecksumDialect
+from tests.connector.venues.sequence import SequenceDialect
 
 
-@pytest.mark.parametrize("dialect_type", [TemplateDialect, BinanceDialect])
+@pytest.mark.parametrize(
+    "dialect_type", [TemplateDialect, BinanceDialect, SequenceDialect, ChecksumDialect]
+)
 def test_dialects_provide_every_member_of_the_protocol(dialect_type: type) -> None:
     members = set(MarketDataDialect.__annotations__)
     members |= {name for name in vars(MarketDataDialect) if not name.startswith("_")}

@@ -37,6 +37,7 @@ from connectivity.connector.dialect import (
     Channel,
     FetchedSnapshot,
     Inbound,
+    Message,
     Refused,
     Sequenced,
     Shutdown,
@@ -107,7 +108,7 @@ def _streams(subscriptions: Any) -> tuple[str, ...]:
     )
 
 
-def _numbered(msg: Any, ts_recv: int) -> Inbound:
+def _numbered(msg: Any, ts_recv: int) -> Message:
     channel = msg["channel"]
     (event,) = msg["events"]
     if channel == "l2_data":

@@ -94,8 +94,8 @@ class SequenceSimVenue(SimVenue):
             symbol = diff.symbol
             stream = f"{_BOOK}:{symbol}"
             if self.has_subscribers(stream):
-                event = {"type": "update", "product_id": symbol}
-                event["updates"] = _updates(diff.bids, diff.asks)
+                updates = _updates(diff.bids, diff.asks)
+                event = {"type": "update", "product_id": symbol, "updates": updates}
                 body = {"channel": "l2_data", "ts": now, "events": [event]}
                 drop = self.faults.take_drop(symbol)
                 self._publish(stream, body, drop, not drop and self.faults.take_duplicate(symbol))
