@@ -182,6 +182,8 @@ class Order:
     filled_quote: Decimal = Decimal(0)
     time_in_force: TimeInForce | None = None
     ts_update: int = 0  # venue time of the newest evidence merged in
+    fees: tuple[tuple[str, Decimal], ...] = ()  # (asset, total fee) of the fills counted
+    foreign: bool = False  # placed by someone else on the account (not our id prefix)
 
     @property
     def leaves_quantity(self) -> Decimal:
@@ -217,11 +219,16 @@ class OrderUpdate:
     side: Side | None = None
     order_type: OrderType | None = None
     reason: str | None = None
+    sequence: int = 0  # the source's own ordering (FIX MsgSeqNum, stream event id); 0 if none
 
 
 @attrs.frozen
 class Fill:
-    """One execution; counted once per ``(venue, symbol, trade_id)`` whatever the source."""
+    """One execution; counted once per ``(venue, symbol, trade_id)`` whatever the source.
+
+    ``client_order_id`` is empty when the source names only the venue order id (REST trade
+    lists); the state manager then finds the order through ``venue_order_id``.
+    """
 
     venue: str
     symbol: str
