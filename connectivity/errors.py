@@ -15,6 +15,7 @@
     |-- AuthError (PermissionError)         STOP: bad key, signature, permissions or clock
     |-- Rejected                            DON'T RETRY: the venue definitely refused (``code``)
     |   `-- OrderRejected                       an order, cancel or replace was refused
+    |-- InsufficientFunds (ValueError)      DON'T SEND: our pre-trade check found too little available
     |-- ResyncRequired                      RESYNC the affected stream / book / session
     |   |-- SequenceGap                         update ids or MsgSeqNum jumped
     |   |-- ChecksumMismatch                    a venue-published checksum did not match
@@ -44,6 +45,7 @@ __all__ = [
     "ConnectFailed",
     "ConnectionLost",
     "ConnectivityError",
+    "InsufficientFunds",
     "OrderOutcomeUnknown",
     "OrderRejected",
     "ParseError",
@@ -175,6 +177,10 @@ class Rejected(ConnectivityError):
 
 class OrderRejected(Rejected):
     """An order, cancel or replace was definitely refused by the venue."""
+
+
+class InsufficientFunds(ConnectivityError, ValueError):
+    """Our local pre-trade check refused an order: it needs more than is available."""
 
 
 class ResyncRequired(ConnectivityError):

@@ -1,0 +1,564 @@
+"""StateManager: one truth for orders, fills and balances, whichever source spoke first.
+
+REST answers, user-stream events and FIX execution reports all arrive as the same
+:class:`~connectivity.core.models.OrderUpdate`, :class:`~connectivity.core.models.Fill` and
+:class:`~connectivity.core.models.BalanceUpdate` values; :meth:`StateManager.apply` merges each
+synchronously (pure: no I/O but the injected journal, no gevent, no locks), returns the events
+it produced and hands them to the sink.
+
+Merge rules:
+
+- Orders are keyed by our client order id; the venue order id is mapped when known. Ids
+  without our namespace (:class:`~connectivity.core.order_rules.ClientOrderIds`) are foreign:
+  tracked and reported, never mistaken for ours.
+- **Newer evidence.** Each order keeps the version of the newest venue evidence merged in.
+  Evidence A is newer than B when A's cumulative filled quantity is larger; at equal quantity
+  when A's venue event time is later; at equal quantity and time, when both come from the
+  same source and A's source sequence (FIX MsgSeqNum, stream event id) is larger. Otherwise
+  they are the same version. Older evidence is ignored (a stale REST snapshot never
+  overwrites the stream); same-version evidence may only move a venue-reported status to a
+  legal successor (an ack and a cancel within one millisecond), never undo our own request
+  (PENDING_CANCEL, IN_DOUBT) nor go back.
+- Status changes follow :data:`~connectivity.core.order_rules.TRANSITIONS`; a newer piece of
+  evidence asking for an illegal one is counted (``errors``), logged with both states and the
+  evidence, and not applied. Cumulative filled quantity never decreases. A fill that arrives
+  while a cancel is pending leaves the order PENDING_CANCEL.
+- A fill counts once per ``(venue, symbol, trade id)``, whichever sources report it; the
+  order's filled quantity is the larger of the venue's cumulative figure and the sum of the
+  fills. A fill for an order not known yet is parked and counted when the order appears.
+- **In doubt.** :meth:`outcome_unknown` (timeout, 5xx, 429, 418, disconnect on a submit,
+  cancel or replace) makes the order IN_DOUBT, never REJECTED. Only venue evidence settles it
+  (an update from any source, a fill, :meth:`duplicate_rejected`, or :meth:`not_found` proving
+  absence after ``absent_after_misses`` consecutive answers spread over ``absent_after_ns``),
+  and each settlement is emitted as :class:`~connectivity.core.events.OrderSettled` saying what
+  settled it.
+- Balances: :mod:`connectivity.core.balances`. Every registration and accepted change is one
+  journal record (:mod:`connectivity.core.journal`); a manager opened on an existing journal
+  rebuilds itself and marks its live orders for start-up reconciliation.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from connectivity.core.balances import AssetBalance, Balances
+from connectivity.core.clock import NS_PER_SECOND
+from connectivity.core.counters import ErrorCounter
+from connectivity.core.events import (
+    AccountEvent,
+    BalanceChanged,
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderInDoubt,
+    OrderPartiallyFilled,
+    OrderPendingCancel,
+    OrderRefused,
+    OrderSettled,
+    OrderSubmitted,
+)
+from connectivity.core.journal import Journal, MemoryJournal, Record
+from connectivity.core.models import (
+    Balance,
+    BalanceUpdate,
+    Fill,
+    Instrument,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+)
+from connectivity.core.order_record import OrderRecord
+from connectivity.core.order_rules import TRANSITIONS, ClientOrderIds, Edge
+from connectivity.core.state_restore import restore
+from connectivity.errors import ConfigError, ConnectivityError, InsufficientFunds, ParseError
+
+__all__ = ["IllegalTransition", "StateConfig", "StateManager"]
+
+S = OrderStatus
+_ZERO = Decimal(0)
+_LOCAL = frozenset({S.PENDING_NEW, S.IN_DOUBT, S.PENDING_CANCEL})
+_EVENT: dict[OrderStatus, type[OrderEvent]] = {
+    S.PENDING_NEW: OrderSubmitted, S.IN_DOUBT: OrderInDoubt, S.NEW: OrderAccepted,
+    S.PARTIALLY_FILLED: OrderPartiallyFilled, S.PENDING_CANCEL: OrderPendingCancel,
+    S.FILLED: OrderFilled, S.CANCELED: OrderCanceled, S.REJECTED: OrderRefused,
+    S.EXPIRED: OrderExpired,
+}  # fmt: skip
+
+
+class IllegalTransition(ConnectivityError):
+    """Evidence asked for a status change the transition table forbids (counted, not raised)."""
+
+
+@attrs.frozen
+class StateConfig:
+    """Tunables of the state manager."""
+
+    # "Unknown order" right after placement proves absence only after this many consecutive
+    # answers spread over at least this long (the venue's eventual consistency).
+    absent_after_misses: int = 3
+    absent_after_ns: int = 3 * NS_PER_SECOND
+    compact_after_ns: int = 24 * 3600 * NS_PER_SECOND  # terminal orders kept this long
+
+
+class StateManager:
+    """Orders, fills and balances merged from every source under one set of rules."""
+
+    def __init__(
+        self,
+        venue: str,
+        ids: ClientOrderIds,
+        *,
+        journal: Journal | None = None,
+        sink: Callable[[Any], None] | None = None,
+        instruments: Mapping[str, Instrument] | None = None,
+        config: StateConfig | None = None,
+    ) -> None:
+        self.venue = venue
+        self.ids = ids
+        self.config = config or StateConfig()
+        self.instruments = dict(instruments or {})
+        self.balances = Balances()
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._now_ns = 0  # receive time of the latest input: the log-throttling clock
+        self.errors = ErrorCounter(f"state[{venue}]", lambda: self._now_ns)
+        self._orders: dict[str, OrderRecord] = {}
+        self._by_vid: dict[str, str] = {}
+        self._seen: set[tuple[str, str, str]] = set()
+        self._parked: dict[str, dict[tuple[str, str, str], Fill]] = {}
+        self._journal: Journal = journal if journal is not None else MemoryJournal()
+        self._append = self._journal.append
+        self._sink = sink
+        self._dispatch: dict[type, Callable[[Any], list[AccountEvent]]] = {
+            OrderUpdate: self._on_update, Fill: self._on_fill, BalanceUpdate: self._on_balance,
+        }  # fmt: skip
+        restore(self, self._journal.records())
+
+    # ---- inputs ---------------------------------------------------------------------------
+
+    def apply(self, item: OrderUpdate | Fill | BalanceUpdate) -> list[AccountEvent]:
+        """Merge one piece of venue evidence; return (and emit) the events it produced."""
+        handler = self._dispatch.get(type(item))
+        if handler is None:
+            raise ConfigError(f"StateManager cannot apply {type(item).__name__}")
+        return self._emit(handler(item))
+
+    def next_client_order_id(self) -> str:
+        """Return a fresh client order id of ours."""
+        return self.ids.next()
+
+    def register(
+        self, request: OrderRequest, ts_recv: int, *, check_funds: bool = False
+    ) -> list[AccountEvent]:
+        """Track an order we are about to send (PENDING_NEW), optionally checking funds."""
+        if request.client_order_id in self._orders:
+            raise ConfigError(f"client order id already used: {request.client_order_id}")
+        if check_funds:
+            self.check_funds(request)
+        rec = OrderRecord.from_request(self.venue, request)
+        rec.changed_ns = self._now_ns = ts_recv
+        self._orders[rec.cid] = rec
+        self._append(rec.record())
+        events: list[AccountEvent] = [self._event(rec, "local", 0, ts_recv)]
+        return self._emit(events + self._unpark(rec))
+
+    def outcome_unknown(
+        self, client_order_id: str, operation: str, reason: str, ts_recv: int
+    ) -> list[AccountEvent]:
+        """Mark a submit/cancel/replace without a definite answer IN_DOUBT (never REJECTED)."""
+        rec = self._require(client_order_id)
+        if rec.status.is_terminal or rec.status is S.IN_DOUBT:
+            return []  # nothing left in doubt, or already waiting for evidence
+        rec.doubt_op = operation
+        return self._emit(self._local(rec, S.IN_DOUBT, ts_recv, reason=reason))
+
+    def cancel_requested(self, client_order_id: str, ts_recv: int) -> list[AccountEvent]:
+        """Record that we asked the venue to cancel (PENDING_CANCEL)."""
+        rec = self._require(client_order_id)
+        if rec.status.is_terminal or rec.status is S.PENDING_CANCEL:
+            return []
+        return self._emit(self._local(rec, S.PENDING_CANCEL, ts_recv))
+
+    def cancel_failed(self, client_order_id: str, reason: str, ts_recv: int) -> list[AccountEvent]:
+        """Record a definite cancel refusal: back to NEW or PARTIALLY_FILLED."""
+        rec = self._require(client_order_id)
+        if rec.status is not S.PENDING_CANCEL and rec.doubt_op != "cancel":
+            return []
+        target = S.PARTIALLY_FILLED if rec.filled else S.NEW
+        return self._emit(self._local(rec, target, ts_recv, reason=reason))
+
+    def not_found(self, client_order_id: str, source: str, ts_recv: int) -> list[AccountEvent]:
+        """Count a venue "unknown order" answer; enough of them prove a submit never landed."""
+        rec = self._require(client_order_id)
+        self.stats["not_found"] += 1
+        in_doubt_submit = rec.status is S.PENDING_NEW or (
+            rec.status is S.IN_DOUBT and rec.doubt_op in (None, "submit")
+        )
+        if not in_doubt_submit:
+            return []  # an acknowledged order must be looked up, never assumed gone
+        if rec.misses == 0:
+            rec.first_miss_ns = ts_recv
+        rec.misses += 1
+        cfg = self.config
+        span = ts_recv - rec.first_miss_ns
+        if rec.misses < cfg.absent_after_misses or span < cfg.absent_after_ns:
+            rec.changed_ns = self._now_ns = ts_recv
+            self._append(rec.record())
+            return []
+        evidence = f"absent: {rec.misses} unknown-order answers over {span / NS_PER_SECOND:g}s"
+        return self._emit(self._local(rec, S.REJECTED, ts_recv, reason=evidence, source=source))
+
+    def duplicate_rejected(
+        self, client_order_id: str, source: str, ts_recv: int
+    ) -> list[AccountEvent]:
+        """A resubmission refused as a duplicate client order id: the first attempt exists."""
+        rec = self._require(client_order_id)
+        if rec.status not in (S.PENDING_NEW, S.IN_DOUBT):
+            return []
+        evidence = "duplicate client order id rejection"
+        return self._emit(self._local(rec, S.NEW, ts_recv, reason=evidence, source=source))
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def order(self, client_order_id: str) -> Order | None:
+        """Return our view of one order (by client order id), or None."""
+        rec = self._orders.get(client_order_id)
+        return rec.view() if rec is not None else None
+
+    def order_by_venue_id(self, venue_order_id: str) -> Order | None:
+        """Return the order the venue knows by ``venue_order_id``, or None."""
+        cid = self._by_vid.get(venue_order_id)
+        return self.order(cid) if cid is not None else None
+
+    def orders(self) -> list[Order]:
+        """Return every tracked order."""
+        return [rec.view() for rec in self._orders.values()]
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return the orders that may still trade (optionally of one symbol)."""
+        return [
+            rec.view()
+            for rec in self._orders.values()
+            if not rec.status.is_terminal and (symbol is None or rec.symbol == symbol)
+        ]
+
+    def working_quantity(self, symbol: str, side: Side) -> Decimal:
+        """Return the leaves quantity of the open orders of one symbol and side."""
+        return sum(
+            (r.leaves() for r in self._orders.values() if r.symbol == symbol and r.side is side),
+            _ZERO,
+        )
+
+    def in_doubt(self) -> list[str]:
+        """Return the client order ids whose outcome is unknown."""
+        return [cid for cid, rec in self._orders.items() if rec.status is S.IN_DOUBT]
+
+    def pending_reconcile(self) -> list[str]:
+        """Return live orders rebuilt from the journal and not yet confirmed by the venue."""
+        return [cid for cid, rec in self._orders.items() if rec.reconcile]
+
+    def parked_fills(self) -> list[Fill]:
+        """Return fills waiting for their order to appear."""
+        return [fill for fills in self._parked.values() for fill in fills.values()]
+
+    def balance(self, asset: str) -> Balance:
+        """Return one asset's free and locked balance."""
+        return self.balances.balance(asset)
+
+    def reserved(self, asset: str) -> Decimal:
+        """Return what the open orders we track (ours and foreign) hold of ``asset``."""
+        total = _ZERO
+        for rec in self._orders.values():
+            if rec.status.is_terminal:
+                continue
+            held, amount = self._hold(rec.symbol, rec.side, rec.leaves(), rec.price)
+            if held == asset:
+                total += amount
+        return total
+
+    def available(self, asset: str) -> Decimal:
+        """Return the balance not held by the open orders we track."""
+        return self.balances.balance(asset).total - self.reserved(asset)
+
+    def check_funds(self, request: OrderRequest) -> None:
+        """Raise :class:`InsufficientFunds` when ``request`` needs more than is available."""
+        held, amount = self._hold(request.symbol, request.side, request.quantity, request.price)
+        if request.price is None and request.side is Side.BUY:
+            amount = request.quote_quantity or _ZERO  # a market buy holds what it may spend
+        available = self.available(held)
+        if amount > available:
+            raise InsufficientFunds(
+                f"{request.client_order_id} needs {amount} {held}, {available} available",
+                venue=self.venue, operation="pre-trade check",
+            )  # fmt: skip
+
+    def _hold(
+        self, symbol: str, side: Side, quantity: Decimal, price: Decimal | None
+    ) -> tuple[str, Decimal]:
+        instrument = self.instruments.get(symbol)
+        if instrument is None:
+            raise ConfigError(f"no instrument for {symbol}: cannot compute holds")
+        if side is Side.SELL:
+            return instrument.base, quantity
+        return instrument.quote, quantity * price if price is not None else _ZERO
+
+    # ---- merging --------------------------------------------------------------------------
+
+    def _emit(self, events: list[AccountEvent]) -> list[AccountEvent]:
+        sink = self._sink
+        if sink is not None:
+            for event in events:
+                sink(event)
+        return events
+
+    def _require(self, client_order_id: str) -> OrderRecord:
+        rec = self._orders.get(client_order_id)
+        if rec is None:
+            raise ConfigError(f"unknown client order id: {client_order_id}")
+        return rec
+
+    def _find(self, client_order_id: str, venue_order_id: str | None) -> OrderRecord | None:
+        rec = self._orders.get(client_order_id)
+        if rec is None and venue_order_id is not None:
+            cid = self._by_vid.get(venue_order_id)
+            rec = self._orders.get(cid) if cid is not None else None
+        return rec
+
+    def _on_update(self, u: OrderUpdate) -> list[AccountEvent]:
+        self._now_ns = u.ts_recv
+        rec = self._find(u.client_order_id, u.venue_order_id)
+        if rec is None:
+            rec = OrderRecord.from_update(u, foreign=not self.ids.is_ours(u.client_order_id))
+            if rec is None:
+                raise ParseError(
+                    f"update for unknown order {u.client_order_id} lacks side or quantity",
+                    venue=u.venue, operation=u.source,
+                )  # fmt: skip
+            self._orders[rec.cid] = rec
+            return self._accept(rec, u, u.status, first=True)
+        filled = u.filled_quantity
+        o_filled = rec.filled
+        if filled != o_filled:
+            cmp = 1 if filled > o_filled else -1
+        elif u.ts_event != rec.ts:
+            cmp = 1 if u.ts_event > rec.ts else -1
+        elif u.source == rec.source and u.sequence != rec.seq:
+            cmp = 1 if u.sequence > rec.seq else -1
+        else:
+            cmp = 0
+        if cmp < 0:
+            self.stats["stale"] += 1
+            return []
+        status, current = u.status, rec.status
+        if current is S.PENDING_CANCEL and (status is S.NEW or status is S.PARTIALLY_FILLED):
+            status = current  # the venue has not seen our cancel yet: it is still pending
+        if status is current:
+            if cmp == 0:
+                self.stats["duplicate"] += 1
+                return []
+            return self._accept(rec, u, status)
+        rule = TRANSITIONS.get((current, status))
+        if cmp == 0 and (rule is None or current in _LOCAL):
+            self.stats["duplicate"] += 1
+            return []
+        if rule is None or (rule is not Edge.ANY and filled <= o_filled):
+            self._illegal(rec, status, u)
+            return []
+        return self._accept(rec, u, current if rule is Edge.KEEP_STATUS else status)
+
+    def _accept(
+        self, rec: OrderRecord, u: OrderUpdate, status: OrderStatus, first: bool = False
+    ) -> list[AccountEvent]:
+        old_status, old_filled = rec.status, rec.filled
+        if u.filled_quantity > rec.upd_filled or rec.upd_quote is None:
+            rec.upd_filled = u.filled_quantity
+            rec.upd_quote = u.filled_quote
+        rec.ts, rec.source, rec.seq = u.ts_event, u.source, u.sequence
+        if u.venue_order_id is not None and rec.venue_order_id is None:
+            rec.venue_order_id = u.venue_order_id
+            self._by_vid[u.venue_order_id] = rec.cid
+        rec.status = status
+        rec.misses = 0
+        rec.reconcile = False
+        rec.changed_ns = u.ts_recv
+        events: list[AccountEvent] = []
+        if old_status is S.IN_DOUBT and status is not S.IN_DOUBT:
+            evidence = f"{status.value} from {u.source}"
+            events.append(self._settled(rec, evidence, u.source, u.ts_recv))
+        if first or status is not old_status or rec.filled > old_filled:
+            events.append(self._event(rec, u.source, u.ts_event, u.ts_recv, u.reason))
+        self._append(rec.record())
+        if first or (rec.venue_order_id is not None and self._parked):
+            events += self._unpark(rec)
+        return events
+
+    def _on_fill(self, fill: Fill) -> list[AccountEvent]:
+        self._now_ns = fill.ts_recv
+        key = (fill.venue, fill.symbol, fill.trade_id)
+        if key in self._seen:
+            self.stats["duplicate_fill"] += 1
+            return []
+        self._seen.add(key)
+        rec = self._find(fill.client_order_id, fill.venue_order_id)
+        if rec is None:
+            self.park(fill)
+            self._append(("F", fill, None))
+            return []
+        return self._count_fill(rec, fill)
+
+    def park(self, fill: Fill) -> None:
+        """Keep a fill whose order is unknown until the order appears."""
+        self.stats["parked"] += 1
+        where = fill.client_order_id or f"#{fill.venue_order_id}"
+        self._parked.setdefault(where, {})[fill.venue, fill.symbol, fill.trade_id] = fill
+
+    def _unpark(self, rec: OrderRecord) -> list[AccountEvent]:
+        fills = dict(self._parked.pop(rec.cid, {}))
+        if rec.venue_order_id is not None:
+            fills.update(self._parked.pop(f"#{rec.venue_order_id}", {}))
+        events: list[AccountEvent] = []
+        for fill in fills.values():
+            events += self._count_fill(rec, fill)
+        return events
+
+    def _count_fill(self, rec: OrderRecord, fill: Fill) -> list[AccountEvent]:
+        old_status, old_filled = rec.status, rec.filled
+        rec.fill_qty += fill.quantity
+        rec.fill_quote += fill.price * fill.quantity
+        if fill.fee and fill.fee_asset is not None:
+            rec.fees[fill.fee_asset] = rec.fees.get(fill.fee_asset, _ZERO) + fill.fee
+        rec.fill_keys.append(fill.trade_id)
+        if fill.venue_order_id is not None and rec.venue_order_id is None:
+            rec.venue_order_id = fill.venue_order_id
+            self._by_vid[fill.venue_order_id] = rec.cid
+        rec.changed_ns = fill.ts_recv
+        rec.misses = 0
+        events: list[AccountEvent] = []
+        filled = rec.filled
+        if filled > old_filled:
+            if fill.ts_event > rec.ts:
+                rec.ts = fill.ts_event
+            target = S.FILLED if filled >= rec.quantity else S.PARTIALLY_FILLED
+            if target is S.PARTIALLY_FILLED and old_status is S.PENDING_CANCEL:
+                target = old_status
+            if target is not old_status:
+                rule = TRANSITIONS.get((old_status, target))
+                if rule is None:
+                    self._illegal(rec, target, fill)  # the trade still counts: it is money
+                else:
+                    rec.status = old_status if rule is Edge.KEEP_STATUS else target
+            if old_status is S.IN_DOUBT and rec.status is not S.IN_DOUBT:
+                evidence = f"fill {fill.trade_id}"
+                events.append(self._settled(rec, evidence, "fill", fill.ts_recv))
+            events.append(self._event(rec, "fill", fill.ts_event, fill.ts_recv))
+        events.append(fill)
+        self._append(("F", fill, rec.record()))
+        return events
+
+    def _on_balance(self, update: BalanceUpdate) -> list[AccountEvent]:
+        self._now_ns = update.ts_recv
+        asset = self.balances.apply(update)
+        if asset is None:
+            self.stats["stale_balance"] += 1
+            return []
+        self._append(("B", update.asset, asset.state()))
+        return [self._balance_event(update, asset)]
+
+    def _balance_event(self, update: BalanceUpdate, asset: AssetBalance) -> BalanceChanged:
+        return BalanceChanged(
+            self.venue, update.asset, asset.free, asset.base_locked, update.source,
+            update.ts_event, update.ts_recv,
+        )  # fmt: skip
+
+    def _local(
+        self, rec: OrderRecord, target: OrderStatus, ts_recv: int, reason: str | None = None,
+        source: str = "local",
+    ) -> list[AccountEvent]:  # fmt: skip
+        if TRANSITIONS.get((rec.status, target)) is None:
+            self._illegal(rec, target, reason)
+            return []
+        old_status = rec.status
+        rec.status = target
+        rec.changed_ns = self._now_ns = ts_recv
+        events: list[AccountEvent] = []
+        if old_status is S.IN_DOUBT and source != "local":
+            events.append(self._settled(rec, reason or "", source, ts_recv))
+        if target is not S.IN_DOUBT:
+            rec.doubt_op = None
+        rec.misses = 0
+        events.append(self._event(rec, source, 0, ts_recv, reason))
+        self._append(rec.record())
+        return events
+
+    def _illegal(self, rec: OrderRecord, target: OrderStatus, evidence: object) -> None:
+        exc = IllegalTransition(
+            f"{rec.cid}: {rec.status.value} -> {target.value} refused; evidence {evidence!r}",
+            venue=rec.venue,
+        )
+        self.errors.count(exc, "illegal transition", f"{rec.status.value}->{target.value}")
+
+    def _event(
+        self, rec: OrderRecord, source: str, ts_event: int, ts_recv: int, reason: str | None = None
+    ) -> OrderEvent:
+        cls = _EVENT[rec.status]
+        args = (
+            rec.venue, rec.symbol, rec.cid, rec.venue_order_id, rec.status, rec.quantity,
+            rec.filled, source, ts_event, ts_recv, rec.foreign,
+        )  # fmt: skip
+        if cls is OrderRefused:
+            return OrderRefused(*args, reason=reason)
+        if cls is OrderInDoubt:
+            return OrderInDoubt(*args, operation=rec.doubt_op or "submit", reason=reason or "")
+        return cls(*args)
+
+    def _settled(self, rec: OrderRecord, evidence: str, source: str, ts_recv: int) -> OrderEvent:
+        return OrderSettled(
+            rec.venue, rec.symbol, rec.cid, rec.venue_order_id, rec.status, rec.quantity,
+            rec.filled, source, 0, ts_recv, rec.foreign, operation=rec.doubt_op or "submit",
+            evidence=evidence,
+        )  # fmt: skip
+
+    # ---- journal --------------------------------------------------------------------------
+
+    def compact(self, now_ns: int) -> int:
+        """Forget terminal orders unchanged for ``compact_after_ns``; rewrite the journal."""
+        horizon = now_ns - self.config.compact_after_ns
+        gone = [
+            cid
+            for cid, rec in self._orders.items()
+            if rec.status.is_terminal and rec.changed_ns < horizon
+        ]
+        for cid in gone:
+            rec = self._orders.pop(cid)
+            if rec.venue_order_id is not None:
+                self._by_vid.pop(rec.venue_order_id, None)
+            self._seen.difference_update((rec.venue, rec.symbol, t) for t in rec.fill_keys)
+        self._journal.rewrite(self.journal_image())
+        return len(gone)
+
+    def journal_image(self) -> list[Record]:
+        """Return the shortest journal that rebuilds the current state."""
+        image: list[Record] = [rec.record() for rec in self._orders.values()]
+        image += [("F", fill, None) for fill in self.parked_fills()]
+        image += [("B", name, asset.state()) for name, asset in self.balances.assets.items()]
+        return image
+
+    def records(self) -> dict[str, Record]:
+        """Return every order's journal record by client order id (for comparisons)."""
+        return {cid: rec.record() for cid, rec in self._orders.items()}
+
+    def close(self) -> None:
+        """Close the journal."""
+        self._journal.close()
+
+    def __repr__(self) -> str:
+        return f"StateManager({self.venue!r}, orders={len(self._orders)}, ids={self.ids!r})"
+
