@@ -15,7 +15,7 @@
     |-- AuthError (PermissionError)         STOP: bad key, signature, permissions or clock
     |-- Rejected                            DON'T RETRY: the venue definitely refused (``code``)
     |   `-- OrderRejected                       an order, cancel or replace was refused
-    |-- InsufficientFunds (ValueError)      DON'T SEND: our pre-trade check found too little available
+    |-- InsufficientFunds (ValueError)      DON'T SEND: our pre-trade check found too little
     |-- ResyncRequired                      RESYNC the affected stream / book / session
     |   |-- SequenceGap                         update ids or MsgSeqNum jumped
     |   |-- ChecksumMismatch                    a venue-published checksum did not match
