@@ -561,4 +561,3 @@ class StateManager:
 
     def __repr__(self) -> str:
         return f"StateManager({self.venue!r}, orders={len(self._orders)}, ids={self.ids!r})"
-

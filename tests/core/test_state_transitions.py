@@ -19,20 +19,31 @@ LIVE = (S.NEW, S.PARTIALLY_FILLED, S.PENDING_CANCEL)
 
 # The specification of the table, written independently of its construction.
 EXPECTED_LEGAL = (
-    {(start, end) for start in (S.PENDING_NEW, S.IN_DOUBT) for end in S}
-    - {(S.PENDING_NEW, S.PENDING_NEW), (S.IN_DOUBT, S.IN_DOUBT), (S.IN_DOUBT, S.PENDING_NEW)}
-) | {
-    (start, end)
-    for start in LIVE
-    for end in (S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.IN_DOUBT, S.PENDING_CANCEL)
-    if start is not end
-} | {
-    (S.PENDING_CANCEL, S.NEW),
-    (S.CANCELED, S.FILLED),
-    (S.CANCELED, S.PARTIALLY_FILLED),
-    (S.EXPIRED, S.FILLED),
-    (S.EXPIRED, S.PARTIALLY_FILLED),
-}
+    (
+        {(start, end) for start in (S.PENDING_NEW, S.IN_DOUBT) for end in S}
+        - {(S.PENDING_NEW, S.PENDING_NEW), (S.IN_DOUBT, S.IN_DOUBT), (S.IN_DOUBT, S.PENDING_NEW)}
+    )
+    | {
+        (start, end)
+        for start in LIVE
+        for end in (
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.CANCELED,
+            S.EXPIRED,
+            S.IN_DOUBT,
+            S.PENDING_CANCEL,
+        )
+        if start is not end
+    }
+    | {
+        (S.PENDING_CANCEL, S.NEW),
+        (S.CANCELED, S.FILLED),
+        (S.CANCELED, S.PARTIALLY_FILLED),
+        (S.EXPIRED, S.FILLED),
+        (S.EXPIRED, S.PARTIALLY_FILLED),
+    }
+)
 
 
 def test_transition_table_holds_exactly_the_specified_edges() -> None:
