@@ -166,9 +166,10 @@ class StateManager:
         rec = OrderRecord.from_request(self.venue, request)
         rec.changed_ns = self._now_ns = ts_recv
         self._orders[rec.cid] = rec
-        self._append(rec.record())
         events: list[AccountEvent] = [self._event(rec, "local", 0, ts_recv)]
-        return self._emit(events + self._unpark(rec))
+        events += self._unpark(rec)
+        self._append(rec.record())
+        return self._emit(events)
 
     def outcome_unknown(
         self, client_order_id: str, operation: str, reason: str, ts_recv: int
@@ -263,7 +264,9 @@ class StateManager:
 
     def pending_reconcile(self) -> list[str]:
         """Return live orders rebuilt from the journal and not yet confirmed by the venue."""
-        return [cid for cid, rec in self._orders.items() if rec.reconcile]
+        return [
+            c for c, rec in self._orders.items() if rec.reconcile and not rec.status.is_terminal
+        ]
 
     def parked_fills(self) -> list[Fill]:
         """Return fills waiting for their order to appear."""
@@ -395,9 +398,9 @@ class StateManager:
             events.append(self._settled(rec, evidence, u.source, u.ts_recv))
         if first or status is not old_status or rec.filled > old_filled:
             events.append(self._event(rec, u.source, u.ts_event, u.ts_recv, u.reason))
-        self._append(rec.record())
-        if first or (rec.venue_order_id is not None and self._parked):
+        if self._parked and (first or rec.venue_order_id is not None):
             events += self._unpark(rec)
+        self._append(rec.record())  # one record per input, parked fills included
         return events
 
     def _on_fill(self, fill: Fill) -> list[AccountEvent]:
@@ -421,15 +424,16 @@ class StateManager:
         self._parked.setdefault(where, {})[fill.venue, fill.symbol, fill.trade_id] = fill
 
     def _unpark(self, rec: OrderRecord) -> list[AccountEvent]:
+        """Count the parked fills of ``rec``; the caller journals the order once after."""
         fills = dict(self._parked.pop(rec.cid, {}))
         if rec.venue_order_id is not None:
             fills.update(self._parked.pop(f"#{rec.venue_order_id}", {}))
         events: list[AccountEvent] = []
         for fill in fills.values():
-            events += self._count_fill(rec, fill)
+            events += self._count_fill(rec, fill, journal=False)
         return events
 
-    def _count_fill(self, rec: OrderRecord, fill: Fill) -> list[AccountEvent]:
+    def _count_fill(self, rec: OrderRecord, fill: Fill, journal: bool = True) -> list[AccountEvent]:
         old_status, old_filled = rec.status, rec.filled
         rec.fill_qty += fill.quantity
         rec.fill_quote += fill.price * fill.quantity
@@ -460,7 +464,8 @@ class StateManager:
                 events.append(self._settled(rec, evidence, "fill", fill.ts_recv))
             events.append(self._event(rec, "fill", fill.ts_event, fill.ts_recv))
         events.append(fill)
-        self._append(("F", fill, rec.record()))
+        if journal:
+            self._append(("F", fill, rec.record()))
         return events
 
     def _on_balance(self, update: BalanceUpdate) -> list[AccountEvent]:

@@ -1,10 +1,11 @@
 """Rebuilding a :class:`~connectivity.core.state.StateManager` from its journal.
 
-Records are replayed in order: an order record replaces the order's state, a fill record
-marks its trade id as counted (and either parks it or replaces its order's state), a balance
-record replaces the asset's state. Then every live order is marked for start-up
-reconciliation, and parked fills whose order is now known (a crash between the two records)
-are counted. Events are not emitted while rebuilding: the bot saw them before the restart.
+Records are replayed in order: an order record replaces the order's state (its trade ids
+are counted, parked fills among them included), a fill record marks its trade id as seen
+and either parks it or replaces its order's state, a balance record replaces the asset's
+state. Then every live order is marked for start-up reconciliation, and any parked fill
+whose order is known by now is counted (defensive: each input is one record). Events are
+not emitted while rebuilding: the bot saw them before the restart.
 """
 
 from __future__ import annotations
@@ -62,12 +63,17 @@ def restore(manager: StateManager, records: Iterable[Record]) -> None:
             manager.balances.assets[record[1]] = AssetBalance.from_state(record[2])
         else:
             raise ParseError(f"unknown journal record kind {kind!r} (record {count})")
-    for key in [key for key, fills in parked.items() if not fills]:
-        del parked[key]
-    manager.stats.clear()
+    counted: set[tuple[str, str, str]] = set()
     for rec in orders.values():
-        seen.update((rec.venue, rec.symbol, trade_id) for trade_id in rec.fill_keys)
+        counted.update((rec.venue, rec.symbol, trade_id) for trade_id in rec.fill_keys)
         rec.reconcile = not rec.status.is_terminal
+    seen |= counted
+    for where, fills in list(parked.items()):
+        for key in counted.intersection(fills):
+            del fills[key]  # counted when its order appeared (inside that order's record)
+        if not fills:
+            del parked[where]
+    manager.stats.clear()
     sink = manager._sink
     manager._sink = None
     try:
