@@ -182,10 +182,10 @@ class StateManager:
         return self._emit(self._local(rec, S.IN_DOUBT, ts_recv, reason=reason))
 
     def cancel_requested(self, client_order_id: str, ts_recv: int) -> list[AccountEvent]:
-        """Record that we asked the venue to cancel (PENDING_CANCEL)."""
+        """Record that we asked the venue to cancel (PENDING_CANCEL; an in-doubt order stays)."""
         rec = self._require(client_order_id)
-        if rec.status.is_terminal or rec.status is S.PENDING_CANCEL:
-            return []
+        if rec.status.is_terminal or rec.status in (S.PENDING_CANCEL, S.IN_DOUBT):
+            return []  # in doubt: only venue evidence may say what there is to cancel
         return self._emit(self._local(rec, S.PENDING_CANCEL, ts_recv))
 
     def cancel_failed(self, client_order_id: str, reason: str, ts_recv: int) -> list[AccountEvent]:

@@ -82,7 +82,8 @@ def restore(manager: StateManager, records: Iterable[Record]) -> None:
                 manager._unpark(rec)
     finally:
         manager._sink = sink
-    manager.stats["restored_records"] = count
+    if count:
+        manager.stats["restored_records"] = count
 
 
 def _put(orders: dict[str, OrderRecord], by_vid: dict[str, str], rec: OrderRecord) -> None:

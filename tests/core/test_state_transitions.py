@@ -110,14 +110,15 @@ def test_outcome_unknown_moves_only_live_orders_in_doubt_never_rejected(
 
 
 @pytest.mark.parametrize("start", list(S))
-def test_cancel_request_moves_only_non_terminal_orders_to_pending_cancel(
+def test_cancel_request_moves_only_live_orders_to_pending_cancel(
     start: OrderStatus,
 ) -> None:
     state = _in_status(start, "0")
     state.cancel_requested("botp1-1", 30)
     order = state.order("botp1-1")
     assert order is not None
-    expected = start if start.is_terminal else S.PENDING_CANCEL
+    keeps = start.is_terminal or start is S.IN_DOUBT  # in doubt: nothing proven to cancel
+    expected = start if keeps else S.PENDING_CANCEL
     assert order.status is expected and not state.errors
 
 
