@@ -31,7 +31,7 @@ class OrderRecord:
         "cid", "venue", "symbol", "side", "order_type", "tif", "quantity", "price",
         "status", "upd_filled", "upd_quote", "fill_qty", "fill_quote", "fees", "venue_order_id",
         "ts", "source", "seq", "foreign", "doubt_op", "misses", "first_miss_ns", "reconcile",
-        "changed_ns", "fill_keys",
+        "changed_ns", "fill_keys", "filled",
     )  # fmt: skip
 
     def __init__(
@@ -52,6 +52,7 @@ class OrderRecord:
         self.upd_quote: Decimal | None = None  # their cumulative quote, where given
         self.fill_qty = _ZERO  # sum of the fills counted
         self.fill_quote = _ZERO
+        self.filled = _ZERO  # the larger of the two: kept by sync_filled() (hot-path reads)
         self.fees: dict[str, Decimal] = {}
         self.venue_order_id: str | None = None
         # Version of the newest venue evidence merged in (see the state module docstring);
@@ -84,10 +85,10 @@ class OrderRecord:
             update.order_type or OrderType.LIMIT, update.quantity, update.price, None, foreign,
         )  # fmt: skip
 
-    @property
-    def filled(self) -> Decimal:
-        """Return the cumulative filled quantity: the larger of updates and fills."""
-        return self.upd_filled if self.upd_filled >= self.fill_qty else self.fill_qty
+    def sync_filled(self) -> Decimal:
+        """Recompute and return the cumulative filled quantity: the larger of updates and fills."""
+        self.filled = self.upd_filled if self.upd_filled >= self.fill_qty else self.fill_qty
+        return self.filled
 
     def average_price(self) -> Decimal | None:
         """Return the volume-weighted fill price, from whichever evidence covers more."""
@@ -117,9 +118,12 @@ class OrderRecord:
 
     def record(self) -> Record:
         """Return the journal record of the whole current state."""
+        # Enum values, not members: a tuple of atomic values leaves the GC's tracking.
+        tif = self.tif
         return (
-            "O", self.cid, self.venue, self.symbol, self.side, self.order_type, self.tif,
-            self.quantity, self.price, self.status, self.upd_filled, self.upd_quote,
+            "O", self.cid, self.venue, self.symbol, self.side._value_, self.order_type._value_,
+            tif._value_ if tif is not None else None, self.quantity, self.price,
+            self.status._value_, self.upd_filled, self.upd_quote,
             self.fill_qty, self.fill_quote, tuple(self.fees.items()), self.venue_order_id,
             self.ts, self.source, self.seq, self.foreign, self.doubt_op, self.misses,
             self.first_miss_ns, self.changed_ns, tuple(self.fill_keys),
@@ -139,6 +143,7 @@ class OrderRecord:
         rec.venue_order_id, rec.ts, rec.source, rec.seq = r[15], r[16], r[17], r[18]
         rec.doubt_op, rec.misses, rec.first_miss_ns, rec.changed_ns = r[20], r[21], r[22], r[23]
         rec.fill_keys = list(r[24])
+        rec.sync_filled()
         return rec
 
     def __repr__(self) -> str:

@@ -24,7 +24,7 @@ import string
 from connectivity.core.models import OrderStatus
 from connectivity.errors import ConfigError
 
-__all__ = ["TRANSITIONS", "ClientOrderIds", "Edge", "edge"]
+__all__ = ["RULES_BY_NAME", "TRANSITIONS", "ClientOrderIds", "Edge", "edge"]
 
 S = OrderStatus
 
@@ -62,6 +62,11 @@ def _table() -> dict[tuple[OrderStatus, OrderStatus], Edge]:
 
 TRANSITIONS: dict[tuple[OrderStatus, OrderStatus], Edge] = _table()
 """``(from, to) -> Edge`` for every legal status change; absent means illegal."""
+
+RULES_BY_NAME: dict[tuple[str, str], Edge] = {
+    (start.name, end.name): rule for (start, end), rule in TRANSITIONS.items()
+}
+"""The same table keyed by member names: str hashes are cached, ``Enum.__hash__`` is Python."""
 
 
 def edge(start: OrderStatus, end: OrderStatus) -> Edge | None:

@@ -77,7 +77,7 @@ from connectivity.core.models import (
     Side,
 )
 from connectivity.core.order_record import OrderRecord
-from connectivity.core.order_rules import TRANSITIONS, ClientOrderIds, Edge
+from connectivity.core.order_rules import RULES_BY_NAME, ClientOrderIds, Edge
 from connectivity.core.state_restore import restore
 from connectivity.errors import ConfigError, ConnectivityError, InsufficientFunds, ParseError
 
@@ -85,13 +85,16 @@ __all__ = ["IllegalTransition", "StateConfig", "StateManager"]
 
 S = OrderStatus
 _ZERO = Decimal(0)
-_LOCAL = frozenset({S.PENDING_NEW, S.IN_DOUBT, S.PENDING_CANCEL})
-_EVENT: dict[OrderStatus, type[OrderEvent]] = {
+_LOCAL = frozenset({S.PENDING_NEW.name, S.IN_DOUBT.name, S.PENDING_CANCEL.name})
+_RULES = RULES_BY_NAME
+# Hot-path lookups go by member name (``_name_``): Enum.__hash__ is a Python-level call.
+_EVENT_BY_STATUS: dict[OrderStatus, type[OrderEvent]] = {
     S.PENDING_NEW: OrderSubmitted, S.IN_DOUBT: OrderInDoubt, S.NEW: OrderAccepted,
     S.PARTIALLY_FILLED: OrderPartiallyFilled, S.PENDING_CANCEL: OrderPendingCancel,
     S.FILLED: OrderFilled, S.CANCELED: OrderCanceled, S.REJECTED: OrderRefused,
     S.EXPIRED: OrderExpired,
 }  # fmt: skip
+_EVENT = {status.name: cls for status, cls in _EVENT_BY_STATUS.items()}
 
 
 class IllegalTransition(ConnectivityError):
@@ -149,7 +152,10 @@ class StateManager:
         handler = self._dispatch.get(type(item))
         if handler is None:
             raise ConfigError(f"StateManager cannot apply {type(item).__name__}")
-        return self._emit(handler(item))
+        events = handler(item)
+        if events and self._sink is not None:
+            self._emit(events)
+        return events
 
     def next_client_order_id(self) -> str:
         """Return a fresh client order id of ours."""
@@ -337,7 +343,9 @@ class StateManager:
 
     def _on_update(self, u: OrderUpdate) -> list[AccountEvent]:
         self._now_ns = u.ts_recv
-        rec = self._find(u.client_order_id, u.venue_order_id)
+        rec = self._orders.get(u.client_order_id)
+        if rec is None:
+            rec = self._find(u.client_order_id, u.venue_order_id)
         if rec is None:
             rec = OrderRecord.from_update(u, foreign=not self.ids.is_ours(u.client_order_id))
             if rec is None:
@@ -368,8 +376,8 @@ class StateManager:
                 self.stats["duplicate"] += 1
                 return []
             return self._accept(rec, u, status)
-        rule = TRANSITIONS.get((current, status))
-        if cmp == 0 and (rule is None or current in _LOCAL):
+        rule = _RULES.get((current._name_, status._name_))
+        if cmp == 0 and (rule is None or current._name_ in _LOCAL):
             self.stats["duplicate"] += 1
             return []
         if rule is None or (rule is not Edge.ANY and filled <= o_filled):
@@ -384,6 +392,7 @@ class StateManager:
         if u.filled_quantity > rec.upd_filled or rec.upd_quote is None:
             rec.upd_filled = u.filled_quantity
             rec.upd_quote = u.filled_quote
+            rec.sync_filled()
         rec.ts, rec.source, rec.seq = u.ts_event, u.source, u.sequence
         if u.venue_order_id is not None and rec.venue_order_id is None:
             rec.venue_order_id = u.venue_order_id
@@ -436,6 +445,7 @@ class StateManager:
     def _count_fill(self, rec: OrderRecord, fill: Fill, journal: bool = True) -> list[AccountEvent]:
         old_status, old_filled = rec.status, rec.filled
         rec.fill_qty += fill.quantity
+        rec.sync_filled()
         rec.fill_quote += fill.price * fill.quantity
         if fill.fee and fill.fee_asset is not None:
             rec.fees[fill.fee_asset] = rec.fees.get(fill.fee_asset, _ZERO) + fill.fee
@@ -454,7 +464,7 @@ class StateManager:
             if target is S.PARTIALLY_FILLED and old_status is S.PENDING_CANCEL:
                 target = old_status
             if target is not old_status:
-                rule = TRANSITIONS.get((old_status, target))
+                rule = _RULES.get((old_status._name_, target._name_))
                 if rule is None:
                     self._illegal(rec, target, fill)  # the trade still counts: it is money
                 else:
@@ -465,7 +475,7 @@ class StateManager:
             events.append(self._event(rec, "fill", fill.ts_event, fill.ts_recv))
         events.append(fill)
         if journal:
-            self._append(("F", fill, rec.record()))
+            self._append(rec.record())  # the trade id is in the order's record
         return events
 
     def _on_balance(self, update: BalanceUpdate) -> list[AccountEvent]:
@@ -487,7 +497,7 @@ class StateManager:
         self, rec: OrderRecord, target: OrderStatus, ts_recv: int, reason: str | None = None,
         source: str = "local",
     ) -> list[AccountEvent]:  # fmt: skip
-        if TRANSITIONS.get((rec.status, target)) is None:
+        if _RULES.get((rec.status._name_, target._name_)) is None:
             self._illegal(rec, target, reason)
             return []
         old_status = rec.status
@@ -513,7 +523,7 @@ class StateManager:
     def _event(
         self, rec: OrderRecord, source: str, ts_event: int, ts_recv: int, reason: str | None = None
     ) -> OrderEvent:
-        cls = _EVENT[rec.status]
+        cls = _EVENT[rec.status._name_]
         args = (
             rec.venue, rec.symbol, rec.cid, rec.venue_order_id, rec.status, rec.quantity,
             rec.filled, source, ts_event, ts_recv, rec.foreign,
