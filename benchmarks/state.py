@@ -23,9 +23,9 @@ Measured, every input built before the timer starts:
 
 Each figure is the best of ``--repeat`` runs on fresh state, in CPU time of the process
 (``time.process_time``: the machine is shared, so wall time would measure the neighbours),
-with the garbage collector on and the prepared inputs frozen out of it. Both final states are compared
-with the venue's truth (status and filled quantity of every order, fills, balance). Targets
-(issue 9): ours_memory >= 300,000 updates/s, and >= 1x nautilus on the same events.
+with the garbage collector on and the prepared inputs frozen out of it. Both final states
+are compared with the venue's truth (status and filled quantity of every order, fills,
+balance). Targets (issue 9): ours_memory >= 300,000 updates/s, and >= 1x nautilus on the same events.
 The last line is a JSON object.
 """
 
@@ -87,6 +87,8 @@ def _life(cid: str, rng: random.Random) -> list[tuple[Any, ...]]:
     parts = rng.randint(1, 3)
     cancel = rng.random() < 0.4
     for part in range(parts):
+        if cum == qty:
+            break
         last = part == parts - 1 and not cancel
         size = qty - cum if last else max(1, (qty - cum) // 2 - 1)
         if cum + size >= qty and cancel:
@@ -246,7 +248,7 @@ def measure_ours(
     return results
 
 
-# -- nautilus_trader (run in its own interpreter) ----------------------------------------------------
+# -- nautilus_trader (run in its own interpreter) --------------------------------------------
 def nautilus_worker(orders: int, seed: int, repeat: int) -> dict[str, Any]:
     """Apply the order events through nautilus_trader's ExecutionEngine; return the figures."""
     import nautilus_trader

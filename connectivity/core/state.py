@@ -274,6 +274,18 @@ class StateManager:
             c for c, rec in self._orders.items() if rec.reconcile and not rec.status.is_terminal
         ]
 
+    def open_since(self, before_ns: int) -> list[str]:
+        """Return live orders unchanged since ``before_ns`` (a snapshot then must show them)."""
+        return [
+            cid
+            for cid, rec in self._orders.items()
+            if not rec.status.is_terminal and rec.changed_ns < before_ns
+        ]
+
+    def emit(self, events: list[AccountEvent]) -> None:
+        """Hand events produced outside :meth:`apply` (reconciliation) to the sink."""
+        self._emit(events)
+
     def parked_fills(self) -> list[Fill]:
         """Return fills waiting for their order to appear."""
         return [fill for fills in self._parked.values() for fill in fills.values()]
