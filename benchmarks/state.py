@@ -25,8 +25,8 @@ Each figure is the best of ``--repeat`` runs on fresh state, in CPU time of the 
 (``time.process_time``: the machine is shared, so wall time would measure the neighbours),
 with the garbage collector on and the prepared inputs frozen out of it. Both final states
 are compared with the venue's truth (status and filled quantity of every order, fills,
-balance). Targets (issue 9): ours_memory >= 300,000 updates/s, and >= 1x nautilus on the same events.
-The last line is a JSON object.
+balance). Targets (issue 9): ours_memory >= 300,000 updates/s, and >= 1x nautilus on the
+same events. The last line is a JSON object.
 """
 
 from __future__ import annotations
