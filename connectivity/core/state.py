@@ -52,34 +52,21 @@ from connectivity.core.counters import ErrorCounter
 from connectivity.core.events import (
     AccountEvent,
     BalanceChanged,
-    OrderAccepted,
-    OrderCanceled,
-    OrderEvent,
-    OrderExpired,
-    OrderFilled,
-    OrderInDoubt,
-    OrderPartiallyFilled,
-    OrderPendingCancel,
-    OrderRefused,
-    OrderSettled,
-    OrderSubmitted,
 )
-from connectivity.core.journal import Journal, MemoryJournal, Record
+from connectivity.core.journal import Journal, MemoryJournal
 from connectivity.core.models import (
-    Balance,
     BalanceUpdate,
     Fill,
     Instrument,
-    Order,
     OrderRequest,
     OrderStatus,
     OrderUpdate,
-    Side,
 )
 from connectivity.core.order_record import OrderRecord
 from connectivity.core.order_rules import RULES_BY_NAME, ClientOrderIds, Edge
 from connectivity.core.state_restore import restore
-from connectivity.errors import ConfigError, ConnectivityError, InsufficientFunds, ParseError
+from connectivity.core.state_view import StateView, order_event, settled_event
+from connectivity.errors import ConfigError, ConnectivityError, ParseError
 
 __all__ = ["IllegalTransition", "StateConfig", "StateManager"]
 
@@ -87,16 +74,9 @@ S = OrderStatus
 _ZERO = Decimal(0)
 _LOCAL = frozenset({S.PENDING_NEW.name, S.IN_DOUBT.name, S.PENDING_CANCEL.name})
 _RULES = RULES_BY_NAME
+
+
 # Hot-path lookups go by member name (``_name_``): Enum.__hash__ is a Python-level call.
-_EVENT_BY_STATUS: dict[OrderStatus, type[OrderEvent]] = {
-    S.PENDING_NEW: OrderSubmitted, S.IN_DOUBT: OrderInDoubt, S.NEW: OrderAccepted,
-    S.PARTIALLY_FILLED: OrderPartiallyFilled, S.PENDING_CANCEL: OrderPendingCancel,
-    S.FILLED: OrderFilled, S.CANCELED: OrderCanceled, S.REJECTED: OrderRefused,
-    S.EXPIRED: OrderExpired,
-}  # fmt: skip
-_EVENT = {status.name: cls for status, cls in _EVENT_BY_STATUS.items()}
-
-
 class IllegalTransition(ConnectivityError):
     """Evidence asked for a status change the transition table forbids (counted, not raised)."""
 
@@ -112,7 +92,7 @@ class StateConfig:
     compact_after_ns: int = 24 * 3600 * NS_PER_SECOND  # terminal orders kept this long
 
 
-class StateManager:
+class StateManager(StateView):
     """Orders, fills and balances merged from every source under one set of rules."""
 
     def __init__(
@@ -172,7 +152,7 @@ class StateManager:
         rec = OrderRecord.from_request(self.venue, request)
         rec.changed_ns = self._now_ns = ts_recv
         self._orders[rec.cid] = rec
-        events: list[AccountEvent] = [self._event(rec, "local", 0, ts_recv)]
+        events: list[AccountEvent] = [order_event(rec, "local", 0, ts_recv)]
         events += self._unpark(rec)
         self._append(rec.record())
         return self._emit(events)
@@ -233,103 +213,9 @@ class StateManager:
         evidence = "duplicate client order id rejection"
         return self._emit(self._local(rec, S.NEW, ts_recv, reason=evidence, source=source))
 
-    # ---- reads ----------------------------------------------------------------------------
-
-    def order(self, client_order_id: str) -> Order | None:
-        """Return our view of one order (by client order id), or None."""
-        rec = self._orders.get(client_order_id)
-        return rec.view() if rec is not None else None
-
-    def order_by_venue_id(self, venue_order_id: str) -> Order | None:
-        """Return the order the venue knows by ``venue_order_id``, or None."""
-        cid = self._by_vid.get(venue_order_id)
-        return self.order(cid) if cid is not None else None
-
-    def orders(self) -> list[Order]:
-        """Return every tracked order."""
-        return [rec.view() for rec in self._orders.values()]
-
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Return the orders that may still trade (optionally of one symbol)."""
-        return [
-            rec.view()
-            for rec in self._orders.values()
-            if not rec.status.is_terminal and (symbol is None or rec.symbol == symbol)
-        ]
-
-    def working_quantity(self, symbol: str, side: Side) -> Decimal:
-        """Return the leaves quantity of the open orders of one symbol and side."""
-        return sum(
-            (r.leaves() for r in self._orders.values() if r.symbol == symbol and r.side is side),
-            _ZERO,
-        )
-
-    def in_doubt(self) -> list[str]:
-        """Return the client order ids whose outcome is unknown."""
-        return [cid for cid, rec in self._orders.items() if rec.status is S.IN_DOUBT]
-
-    def pending_reconcile(self) -> list[str]:
-        """Return live orders rebuilt from the journal and not yet confirmed by the venue."""
-        return [
-            c for c, rec in self._orders.items() if rec.reconcile and not rec.status.is_terminal
-        ]
-
-    def open_since(self, before_ns: int) -> list[str]:
-        """Return live orders unchanged since ``before_ns`` (a snapshot then must show them)."""
-        return [
-            cid
-            for cid, rec in self._orders.items()
-            if not rec.status.is_terminal and rec.changed_ns < before_ns
-        ]
-
     def emit(self, events: list[AccountEvent]) -> None:
         """Hand events produced outside :meth:`apply` (reconciliation) to the sink."""
         self._emit(events)
-
-    def parked_fills(self) -> list[Fill]:
-        """Return fills waiting for their order to appear."""
-        return [fill for fills in self._parked.values() for fill in fills.values()]
-
-    def balance(self, asset: str) -> Balance:
-        """Return one asset's free and locked balance."""
-        return self.balances.balance(asset)
-
-    def reserved(self, asset: str) -> Decimal:
-        """Return what the open orders we track (ours and foreign) hold of ``asset``."""
-        total = _ZERO
-        for rec in self._orders.values():
-            if rec.status.is_terminal:
-                continue
-            held, amount = self._hold(rec.symbol, rec.side, rec.leaves(), rec.price)
-            if held == asset:
-                total += amount
-        return total
-
-    def available(self, asset: str) -> Decimal:
-        """Return the balance not held by the open orders we track."""
-        return self.balances.balance(asset).total - self.reserved(asset)
-
-    def check_funds(self, request: OrderRequest) -> None:
-        """Raise :class:`InsufficientFunds` when ``request`` needs more than is available."""
-        held, amount = self._hold(request.symbol, request.side, request.quantity, request.price)
-        if request.price is None and request.side is Side.BUY:
-            amount = request.quote_quantity or _ZERO  # a market buy holds what it may spend
-        available = self.available(held)
-        if amount > available:
-            raise InsufficientFunds(
-                f"{request.client_order_id} needs {amount} {held}, {available} available",
-                venue=self.venue, operation="pre-trade check",
-            )  # fmt: skip
-
-    def _hold(
-        self, symbol: str, side: Side, quantity: Decimal, price: Decimal | None
-    ) -> tuple[str, Decimal]:
-        instrument = self.instruments.get(symbol)
-        if instrument is None:
-            raise ConfigError(f"no instrument for {symbol}: cannot compute holds")
-        if side is Side.SELL:
-            return instrument.base, quantity
-        return instrument.quote, quantity * price if price is not None else _ZERO
 
     # ---- merging --------------------------------------------------------------------------
 
@@ -416,9 +302,9 @@ class StateManager:
         events: list[AccountEvent] = []
         if old_status is S.IN_DOUBT and status is not S.IN_DOUBT:
             evidence = f"{status.value} from {u.source}"
-            events.append(self._settled(rec, evidence, u.source, u.ts_recv))
+            events.append(settled_event(rec, evidence, u.source, u.ts_recv))
         if first or status is not old_status or rec.filled > old_filled:
-            events.append(self._event(rec, u.source, u.ts_event, u.ts_recv, u.reason))
+            events.append(order_event(rec, u.source, u.ts_event, u.ts_recv, u.reason))
         if self._parked and (first or rec.venue_order_id is not None):
             events += self._unpark(rec)
         self._append(rec.record())  # one record per input, parked fills included
@@ -483,8 +369,8 @@ class StateManager:
                     rec.status = old_status if rule is Edge.KEEP_STATUS else target
             if old_status is S.IN_DOUBT and rec.status is not S.IN_DOUBT:
                 evidence = f"fill {fill.trade_id}"
-                events.append(self._settled(rec, evidence, "fill", fill.ts_recv))
-            events.append(self._event(rec, "fill", fill.ts_event, fill.ts_recv))
+                events.append(settled_event(rec, evidence, "fill", fill.ts_recv))
+            events.append(order_event(rec, "fill", fill.ts_event, fill.ts_recv))
         events.append(fill)
         if journal:
             self._append(rec.record())  # the trade id is in the order's record
@@ -517,11 +403,11 @@ class StateManager:
         rec.changed_ns = self._now_ns = ts_recv
         events: list[AccountEvent] = []
         if old_status is S.IN_DOUBT and source != "local":
-            events.append(self._settled(rec, reason or "", source, ts_recv))
+            events.append(settled_event(rec, reason or "", source, ts_recv))
         if target is not S.IN_DOUBT:
             rec.doubt_op = None
         rec.misses = 0
-        events.append(self._event(rec, source, 0, ts_recv, reason))
+        events.append(order_event(rec, source, 0, ts_recv, reason))
         self._append(rec.record())
         return events
 
@@ -531,27 +417,6 @@ class StateManager:
             venue=rec.venue,
         )
         self.errors.count(exc, "illegal transition", f"{rec.status.value}->{target.value}")
-
-    def _event(
-        self, rec: OrderRecord, source: str, ts_event: int, ts_recv: int, reason: str | None = None
-    ) -> OrderEvent:
-        cls = _EVENT[rec.status._name_]
-        args = (
-            rec.venue, rec.symbol, rec.cid, rec.venue_order_id, rec.status, rec.quantity,
-            rec.filled, source, ts_event, ts_recv, rec.foreign,
-        )  # fmt: skip
-        if cls is OrderRefused:
-            return OrderRefused(*args, reason=reason)
-        if cls is OrderInDoubt:
-            return OrderInDoubt(*args, operation=rec.doubt_op or "submit", reason=reason or "")
-        return cls(*args)
-
-    def _settled(self, rec: OrderRecord, evidence: str, source: str, ts_recv: int) -> OrderEvent:
-        return OrderSettled(
-            rec.venue, rec.symbol, rec.cid, rec.venue_order_id, rec.status, rec.quantity,
-            rec.filled, source, 0, ts_recv, rec.foreign, operation=rec.doubt_op or "submit",
-            evidence=evidence,
-        )  # fmt: skip
 
     # ---- journal --------------------------------------------------------------------------
 
@@ -570,17 +435,6 @@ class StateManager:
             self._seen.difference_update((rec.venue, rec.symbol, t) for t in rec.fill_keys)
         self._journal.rewrite(self.journal_image())
         return len(gone)
-
-    def journal_image(self) -> list[Record]:
-        """Return the shortest journal that rebuilds the current state."""
-        image: list[Record] = [rec.record() for rec in self._orders.values()]
-        image += [("F", fill, None) for fill in self.parked_fills()]
-        image += [("B", name, asset.state()) for name, asset in self.balances.assets.items()]
-        return image
-
-    def records(self) -> dict[str, Record]:
-        """Return every order's journal record by client order id (for comparisons)."""
-        return {cid: rec.record() for cid, rec in self._orders.items()}
 
     def close(self) -> None:
         """Close the journal."""
