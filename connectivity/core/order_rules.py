@@ -22,9 +22,11 @@ import secrets
 import string
 
 from connectivity.core.models import OrderStatus
-from connectivity.errors import ConfigError
+from connectivity.errors import AuthError, ConfigError, Rejected
 
-__all__ = ["RULES_BY_NAME", "TRANSITIONS", "ClientOrderIds", "Edge", "edge"]
+__all__ = [
+    "RULES_BY_NAME", "TRANSITIONS", "ClientOrderIds", "Edge", "edge", "refused_definitely"
+]  # fmt: skip
 
 S = OrderStatus
 
@@ -72,6 +74,17 @@ RULES_BY_NAME: dict[tuple[str, str], Edge] = {
 def edge(start: OrderStatus, end: OrderStatus) -> Edge | None:
     """Return the edge from ``start`` to ``end``, or None when the transition is illegal."""
     return TRANSITIONS.get((start, end))
+
+
+def refused_definitely(exc: BaseException) -> bool:
+    """Return True only when ``exc`` proves the venue refused the request.
+
+    A venue rejection (``Rejected``: bad price, insufficient balance, unknown order on a
+    cancel) or an authentication refusal is definite. Everything else (timeouts, dropped
+    connections, 5xx, 429, 418, an unparsable answer, an unexpected exception) leaves the
+    outcome unknown: the request may have reached the matching engine.
+    """
+    return isinstance(exc, (Rejected, AuthError))
 
 
 _ALPHABET = string.ascii_letters + string.digits

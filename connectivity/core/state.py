@@ -63,7 +63,7 @@ from connectivity.core.models import (
     OrderUpdate,
 )
 from connectivity.core.order_record import OrderRecord
-from connectivity.core.order_rules import RULES_BY_NAME, ClientOrderIds, Edge
+from connectivity.core.order_rules import RULES_BY_NAME, ClientOrderIds, Edge, refused_definitely
 from connectivity.core.state_restore import restore
 from connectivity.core.state_view import StateView, order_event, settled_event
 from connectivity.errors import ConfigError, ConnectivityError, ParseError
@@ -166,6 +166,19 @@ class StateManager(StateView):
             return []  # nothing left in doubt, or already waiting for evidence
         rec.doubt_op = operation
         return self._emit(self._local(rec, S.IN_DOUBT, ts_recv, reason=reason))
+
+    def request_failed(
+        self, client_order_id: str, operation: str, exc: BaseException, ts_recv: int
+    ) -> list[AccountEvent]:
+        """Record a submit/cancel/replace that raised: refused only on proof, else in doubt."""
+        if not refused_definitely(exc):
+            return self.outcome_unknown(client_order_id, operation, repr(exc), ts_recv)
+        if operation == "submit":
+            rec = self._require(client_order_id)
+            if rec.status is not S.PENDING_NEW:
+                return []  # the venue already spoke about this order: its word stands
+            return self._emit(self._local(rec, S.REJECTED, ts_recv, reason=str(exc)))
+        return self.cancel_failed(client_order_id, str(exc), ts_recv)
 
     def cancel_requested(self, client_order_id: str, ts_recv: int) -> list[AccountEvent]:
         """Record that we asked the venue to cancel (PENDING_CANCEL; an in-doubt order stays)."""

@@ -15,7 +15,19 @@ from connectivity.core.events import (
 )
 from connectivity.core.models import Fill, OrderStatus, Side
 from connectivity.core.order_rules import ClientOrderIds
-from connectivity.errors import ConfigError, InsufficientFunds, ParseError
+from connectivity.errors import (
+    AuthError,
+    Banned,
+    ConfigError,
+    ConnectionLost,
+    InsufficientFunds,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    ParseError,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+)
 from tests.core.state_helpers import balance, fill, manager, request, upd
 
 S = OrderStatus
@@ -287,3 +299,39 @@ def test_registering_the_same_client_order_id_twice_is_refused() -> None:
     state, _ = _placed()
     with pytest.raises(ConfigError):
         state.register(request(CID), 1)
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (RequestTimeout("no answer"), S.IN_DOUBT),
+        (ConnectionLost("dropped"), S.IN_DOUBT),
+        (ServerError("HTTP 503", status=503), S.IN_DOUBT),
+        (RateLimited("HTTP 429", retry_after=1.0), S.IN_DOUBT),
+        (Banned("HTTP 418", retry_after=60.0), S.IN_DOUBT),
+        (ParseError("garbled answer"), S.IN_DOUBT),
+        (OrderOutcomeUnknown("batch failed"), S.IN_DOUBT),
+        (RuntimeError("unexpected"), S.IN_DOUBT),
+        (OrderRejected("insufficient balance", code=-2010), S.REJECTED),
+        (AuthError("bad signature"), S.REJECTED),
+    ],
+)
+def test_failed_submit_is_rejected_only_on_a_definite_refusal(
+    exc: BaseException, status: OrderStatus
+) -> None:
+    state, _ = _placed(S.PENDING_NEW)
+    state.request_failed(CID, "submit", exc, 1)
+    order = state.order(CID)
+    assert order is not None and order.status is status
+
+
+def test_failed_cancel_refused_returns_to_live_and_unknown_outcome_is_in_doubt() -> None:
+    state, _ = _placed()
+    state.cancel_requested(CID, 1)
+    state.request_failed(CID, "cancel", OrderRejected("unknown order", code=-2011), 2)
+    order = state.order(CID)
+    assert order is not None and order.status is S.NEW
+    state.cancel_requested(CID, 3)
+    state.request_failed(CID, "cancel", RequestTimeout("no answer"), 4)
+    order = state.order(CID)
+    assert order is not None and order.status is S.IN_DOUBT
