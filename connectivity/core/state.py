@@ -52,6 +52,7 @@ from connectivity.core.counters import ErrorCounter
 from connectivity.core.events import (
     AccountEvent,
     BalanceChanged,
+    EventSink,
 )
 from connectivity.core.journal import Journal, MemoryJournal
 from connectivity.core.models import (
@@ -101,7 +102,7 @@ class StateManager(StateView):
         ids: ClientOrderIds,
         *,
         journal: Journal | None = None,
-        sink: Callable[[Any], None] | None = None,
+        sink: EventSink | None = None,
         instruments: Mapping[str, Instrument] | None = None,
         config: StateConfig | None = None,
     ) -> None:
