@@ -78,11 +78,11 @@ class OrderRecord:
     @classmethod
     def from_update(cls, update: OrderUpdate, foreign: bool) -> OrderRecord | None:
         """Build the record of an order first seen in venue evidence (None without details)."""
-        if update.side is None or update.quantity is None:
-            return None
+        if update.side is None or update.quantity is None or update.order_type is None:
+            return None  # never guessed: the caller reports the update as unusable
         return cls(
             update.client_order_id, update.venue, update.symbol, update.side,
-            update.order_type or OrderType.LIMIT, update.quantity, update.price, None, foreign,
+            update.order_type, update.quantity, update.price, None, foreign,
         )  # fmt: skip
 
     def sync_filled(self) -> Decimal:

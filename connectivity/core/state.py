@@ -262,7 +262,7 @@ class StateManager(StateView):
             rec = OrderRecord.from_update(u, foreign=not self.ids.is_ours(u.client_order_id))
             if rec is None:
                 raise ParseError(
-                    f"update for unknown order {u.client_order_id} lacks side or quantity",
+                    f"update for unknown order {u.client_order_id} lacks side, type or quantity",
                     venue=u.venue, operation=u.source,
                 )  # fmt: skip
             self._orders[rec.cid] = rec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from connectivity.core.events import (
@@ -128,6 +129,9 @@ def test_update_for_unknown_order_without_details_is_a_parse_error() -> None:
     state, _ = manager()
     with pytest.raises(ParseError):
         state.apply(upd("web_1", S.NEW, qty=None))
+    with pytest.raises(ParseError, match="lacks side, type or quantity"):
+        state.apply(attrs.evolve(upd("web_1", S.NEW), order_type=None))  # never guessed
+    assert state.order("web_1") is None
 
 
 def test_canceled_then_a_proven_fill_completes_the_order() -> None:
