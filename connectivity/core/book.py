@@ -25,6 +25,7 @@ reaches. A side that came back with fewer levels than asked is complete and unbo
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -92,9 +93,12 @@ class LevelDecoder:
 
     Prices are memoised (:class:`FixedCache`: they repeat). Quantities rarely repeat, so on
     the fast path (the caller vouches the text is *clean*: ASCII with no sign, space, ``_``
-    or escape, e.g. ``exchanges.binance.parsers.clean_frame``) a quantity whose ``.`` sits
-    ``qty_scale`` places from the end costs one ``int()`` of its digits; every other string
-    goes through the strict parser, so both paths give identical values or a ParseError.
+    or escape, and no JSON object among the rows, e.g. ``exchanges.binance.parsers.clean_frame``)
+    a quantity whose ``.`` sits ``qty_scale`` places from the end costs one ``int()`` of its
+    digits; every other string goes through the strict parser, so both paths give identical
+    values or a ParseError. A row must be a two-element array: a string row such as ``"97"``
+    unpacks into one-character strings, which never take the fast path, and the strict
+    parser refuses it (it would otherwise be price 9, quantity 7).
     """
 
     __slots__ = ("dot", "dot_at", "known", "prices", "quantities", "zero")
@@ -108,10 +112,21 @@ class LevelDecoder:
         self.quantities = FixedCache(qty_scale, 4096)  # the strict path only
         self.dot = slice(-qty_scale - 1, -qty_scale)  # where '.' sits; never raises
         self.dot_at = -qty_scale - 1  # the same as an index: cheaper, IndexError when short
-        self.zero = "0." + "0" * qty_scale if qty_scale else "0"  # a delete, as venues spell it
+        self.zero: str | None = "0." + "0" * qty_scale  # a delete, as venues spell it
+        if not qty_scale:
+            # Integer quantities have no '.' to find, and a one-character quantity may be half
+            # of a string row ("90"): every row takes the strict parser (slice(-1, 0) is empty).
+            self.dot_at = -sys.maxsize  # always IndexError: apply_text decodes strictly
+            self.zero = None
 
     def strict(self, rows: Iterable[Sequence[str]]) -> list[Level]:
-        """Decode rows with the strict parser only (ParseError on any malformed row)."""
+        """Decode rows strictly: each must be a ``[price, qty]`` array, else ParseError."""
+        if type(rows) is not list and type(rows) is not tuple:
+            raise ParseError("book rows are not an array", payload=rows)
+        for row in rows:
+            # A string or an object would unpack into its characters or keys.
+            if type(row) is not list and type(row) is not tuple:
+                raise ParseError("book row is not a [price, qty] array", payload=row)
         prices = self.prices
         quantities = self.quantities
         try:

@@ -208,7 +208,9 @@ class FixedCache(dict[str, int]):
         super().__init__()
         self.scale = scale
         self.max_size = max_size
-        self._width = scale + 1  # characters from the '.' to the end in the usual format
+        # Characters from the '.' to the end in the usual format; at scale 0 there is no usual
+        # format with a '.' ("7." is not a decimal), so every dotted string is parsed strictly.
+        self._width = scale + 1 if scale else -1
 
     def __missing__(self, text: str) -> int:
         dot = text.find(".")

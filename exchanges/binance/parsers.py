@@ -151,22 +151,32 @@ def _int(value: Any, what: str, payload: Any) -> int:
 _levels = DECODER.strict
 
 
-def clean_frame(raw: bytes | bytearray) -> bool:
-    """Return True when ``raw`` may use the fast quantity path (see :func:`parse_depth_update`)."""
+def clean_frame(raw: bytes | bytearray, combined: bool = False) -> bool:
+    """Return True when ``raw`` may use the fast quantity path (see :func:`parse_depth_update`).
+
+    ``combined``: ``raw`` is a combined-stream envelope, whose ``data`` object is the one
+    ``{`` allowed after the first byte. Any other object (a row such as ``{"1.0":..,"2.0":..}``
+    would unpack like ``[price, qty]``) sends the frame down the strict path, which refuses it.
+    """
     # ASCII and no byte of _LENIENT (_ + - space backslash, then \t \n \r \v \f): one
     # memchr per byte value with int needles, several times cheaper than translate() or
-    # bytes needles on a ~500-byte frame (this runs for every depth frame).
-    return raw.isascii() and not (
-        95 in raw
-        or 43 in raw
-        or 45 in raw
-        or 32 in raw
-        or 92 in raw
-        or 9 in raw
-        or 10 in raw
-        or 13 in raw
-        or 11 in raw
-        or 12 in raw
+    # bytes needles on a ~500-byte frame (this runs for every depth frame). Then the '{'
+    # (123) count, by position: memchr/memrchr again, cheaper than bytes.count.
+    return (
+        raw.isascii()
+        and not (
+            95 in raw
+            or 43 in raw
+            or 45 in raw
+            or 32 in raw
+            or 92 in raw
+            or 9 in raw
+            or 10 in raw
+            or 13 in raw
+            or 11 in raw
+            or 12 in raw
+        )
+        and (raw.find(123, 1) == raw.rfind(123) if combined else raw.rfind(123) == 0)
     )
 
 
@@ -377,7 +387,7 @@ def parse_frame(
     stream, data = _unwrap(raw)
     # The hot path (depth diffs) is dispatched here, without the generic router's calls.
     if type(data) is dict and data.get("e") == "depthUpdate":
-        clean = type(raw) is bytes and clean_frame(raw)
+        clean = type(raw) is bytes and clean_frame(raw, stream is not None)
         return parse_depth_update(data, ts_recv, ts_factor, clean)
     return parse_data(data, ts_recv, stream, ts_factor)
 
@@ -422,7 +432,7 @@ def feed_frame(
     if symbols is not None and symbol not in symbols:
         raise UnknownEnumValue(f"depth for unsubscribed symbol {symbol!r}", venue=VENUE)
     ts_event = event_time * ts_factor
-    if type(raw) is bytes and clean_frame(raw):
+    if type(raw) is bytes and clean_frame(raw, stream is not None):
         requested = sync.on_delta_text(symbol, first, last, bids, asks, ts_event, ts_recv, DECODER)
     else:
         requested = sync.on_delta(symbol, parse_depth_update(data, ts_recv, ts_factor), ts_recv)

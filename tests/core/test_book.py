@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -277,3 +278,35 @@ def test_apply_text_matches_apply_of_decoded_levels(updates: list) -> None:
         crossed = one_pass.apply_text(bid_rows, ask_rows, decoder)
         assert crossed == two_pass.apply(decoder.fast(bid_rows), decoder.fast(ask_rows))
         assert one_pass.bids() == two_pass.bids() and one_pass.asks() == two_pass.asks()
+
+
+# -- rows must be two-element arrays: a string or an object must never unpack as a level ------
+
+
+@pytest.mark.parametrize("rows", [["97"], [{"9": 1, "7": 2}], "97", {"97": "1"}])
+def test_strict_decoding_refuses_rows_that_are_not_arrays(rows: Any) -> None:
+    with pytest.raises(ParseError):
+        LevelDecoder().strict(rows)
+
+
+def test_fast_decoding_refuses_a_string_row_instead_of_unpacking_its_characters() -> None:
+    with pytest.raises(ParseError):
+        LevelDecoder().fast(["97"])
+
+
+@pytest.mark.parametrize("qty_scale", [0, 2, 8])
+def test_apply_text_refuses_a_string_row_at_any_quantity_scale(qty_scale: int) -> None:
+    book = OrderBook("X", 8, qty_scale)
+    book.apply_text([["9.00000000", "1"]], [], LevelDecoder(8, qty_scale))
+    for row in ("97", "90"):  # "90" would be price 9 with quantity 0: a delete
+        with pytest.raises(ParseError):
+            book.apply_text([row], [], LevelDecoder(8, qty_scale))
+    assert book.bids() == [(9 * 10**8, 10**qty_scale)]
+
+
+def test_apply_text_at_quantity_scale_0_refuses_what_strict_decoding_refuses() -> None:
+    decoder = LevelDecoder(8, 0)
+    with pytest.raises(ParseError):
+        decoder.strict([["1.00000000", "7."]])
+    with pytest.raises(ParseError):
+        OrderBook("X", 8, 0).apply_text([["1.00000000", "7."]], [], decoder)

@@ -197,7 +197,8 @@ def test_quantity_fast_path_never_accepts_what_a_strict_parse_refuses(qty: str) 
 @pytest.mark.parametrize("byte", range(256))
 def test_clean_frame_refuses_exactly_non_ascii_and_what_int_would_tolerate(byte: int) -> None:
     frame = b'{"b":[["1.00000000","2.0000000' + bytes([byte]) + b'"]]}'
-    assert clean_frame(frame) is (byte < 128 and chr(byte) not in "_+- \t\n\r\x0b\x0c\\")
+    # '{' too: an object among the rows (it may only open the frame or a combined "data")
+    assert clean_frame(frame) is (byte < 128 and chr(byte) not in "_+- \t\n\r\x0b\x0c\\{")
     assert clean_frame(bytearray(frame)) is clean_frame(frame)
 
 
@@ -341,3 +342,44 @@ def test_feed_frame_raises_parse_error_for_bad_rows_while_buffering(row: bytes) 
     frame = b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[' + row + b'],"a":[]}'
     with pytest.raises(ParseError):
         feed_frame(frame, 0, sync)
+
+
+# -- a depth row is a two-element array of decimal strings, nothing else ----------------------
+
+STRING_ROW = (
+    b'{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":499869752,"u":499869753,"b":["97"],"a":[]}'
+)
+OBJECT_ROW = (
+    b'{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":499869752,"u":499869753,'
+    b'"b":[{"0.97000000":"1","1.00000000":"2"}],"a":[]}'
+)
+
+
+def _unclean(raw: bytes) -> bytes:
+    return raw.replace(b'"b":', b'"b": ')  # the same JSON, through the strict path
+
+
+@pytest.mark.parametrize(
+    "raw", [STRING_ROW, _unclean(STRING_ROW), OBJECT_ROW, _unclean(OBJECT_ROW)]
+)
+def test_a_depth_row_that_is_not_an_array_is_a_parse_error_not_a_level(raw: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_frame(raw, 0)
+    with pytest.raises(ParseError):
+        parse_frame(b'{"stream":"nknusdt@depth","data":' + raw + b"}", 0)
+    with pytest.raises(ParseError):
+        parse_depth_update(orjson.loads(raw), 0)
+    sync = live_sync()
+    feed_frame(fixture("depth_update_combined.json"), 1, sync)  # live at id 499869752
+    before = sync.book("NKNUSDT").bids()
+    with pytest.raises(ParseError):
+        feed_frame(raw, 2, sync)
+    with pytest.raises(ParseError):
+        feed_frame(raw, 1, BookSync(BOOK_INTEGRITY, BOOK_SEQUENCE_RULE))  # while buffering
+    assert sync.book("NKNUSDT").bids() == before  # nothing of the row was applied
+
+
+@pytest.mark.parametrize("bids", [b'["97"]', b'[{"9":"1","7":"2"}]', b'{"97":"1"}', b'"97"'])
+def test_a_snapshot_whose_rows_are_not_arrays_is_a_parse_error(bids: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_depth_snapshot(b'{"lastUpdateId":1,"bids":' + bids + b',"asks":[]}', "X", 0)
