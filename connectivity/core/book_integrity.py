@@ -185,7 +185,7 @@ class InvalidReason(enum.Enum):
     CROSSED = "crossed"
     STALE = "stale"
     RESET = "reset"  # asked for by the connector (reconnect, resubscribe, bad payload)
-    MALFORMED = "malformed"  # a level failed to decode half-way through a one-pass apply
+    MALFORMED = "malformed"  # a delta could not be read and was dropped: the book missed it
 
 
 @attrs.frozen
@@ -224,6 +224,7 @@ class BookStats:
         "dropped_covered",
         "gaps",
         "last_ts_recv",
+        "malformed",
         "resyncs",
         "snapshot_refetches",
         "snapshots_applied",
@@ -243,6 +244,7 @@ class BookStats:
         self.crossed = 0  # times a book crossed (each one resyncs)
         self.checksum_failures = 0
         self.buffer_overflows = 0
+        self.malformed = 0  # deltas dropped unread (each one resyncs the book)
         self.last_ts_recv = 0  # our receive time of the last applied update (staleness)
 
     @property

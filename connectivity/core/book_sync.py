@@ -17,6 +17,7 @@ Usage by a market-data connector (no I/O here: the connector fetches snapshots):
     sync.snapshot_failed("BTCUSDT")           # the fetch failed: the next delta re-requests
     sync.deepen("BTCUSDT")                    # a VALID book: keep deltas for a deeper
                                               # snapshot (on_snapshot merges it, still valid)
+    sync.drop_delta("BTCUSDT", why, ts_recv)  # a delta could not be read: resync the book
     sync.is_valid("BTCUSDT"); sync.book("BTCUSDT"); sync.view("BTCUSDT", 10)
     sync.check_stale(clock.time_ns())         # periodically, with the Clock's time
     sync.reset()                              # after a reconnect: resync every symbol
@@ -305,8 +306,7 @@ class BookSync:
                 try:
                     crossed = book.apply_text(bids, asks, decoder)
                 except ParseError:
-                    state.buffer = []
-                    self._invalidate(state, InvalidReason.MALFORMED, "malformed level", ts_recv)
+                    self._malformed(state, "malformed level", ts_recv)
                     raise
                 book.update_id = last_id
                 book.ts_event = ts_event
@@ -324,20 +324,24 @@ class BookSync:
                     self._event(BookValid(book.symbol, last_id, ts_recv))
                 return False
         # Buffering, or a gap: the general path decides (and records) what happens.
+        try:
+            bid_levels = decoder.fast(bids)
+            ask_levels = decoder.fast(asks)
+        except ParseError:
+            self._malformed(state, "malformed level", ts_recv)
+            raise
         delta = _new_tuple(
-            BookDelta,
-            (
-                symbol,
-                first_id,
-                last_id,
-                decoder.fast(bids),
-                decoder.fast(asks),
-                ts_event,
-                ts_recv,
-                None,
-            ),
+            BookDelta, (symbol, first_id, last_id, bid_levels, ask_levels, ts_event, ts_recv, None)
         )
         return self.on_delta(symbol, delta, ts_recv)
+
+    def drop_delta(self, symbol: str, detail: str, ts_recv: int) -> None:
+        """Record that a delta of ``symbol`` was dropped unread (malformed): resync its book.
+
+        The book has missed an update, so it never stays valid, whichever parser path dropped
+        the delta. An unknown symbol is added, as :meth:`on_delta` would have added it.
+        """
+        self._malformed(self._state(symbol), detail, ts_recv)
 
     def _buffer(self, state: _Symbol, delta: BookDelta, ts_recv: int) -> bool:
         if self.mode is IntegrityMode.SNAPSHOT_ONLY:
@@ -483,6 +487,11 @@ class BookSync:
         # The gapped delta is the first event of the new buffer (spec 3.1: restart at step 1).
         state.buffer = [delta]
         return self._ask_snapshot(state)
+
+    def _malformed(self, state: _Symbol, detail: str, ts_recv: int) -> None:
+        state.stats.malformed += 1
+        state.buffer = []  # a buffer with a hole is useless: the next delta starts a new one
+        self._invalidate(state, InvalidReason.MALFORMED, detail, ts_recv)
 
     def _restart(self, state: _Symbol, reason: InvalidReason, detail: str, ts_recv: int) -> bool:
         if reason is InvalidReason.CROSSED:

@@ -405,7 +405,9 @@ def feed_frame(
     one pass (:meth:`BookSync.on_delta_text`), anything else takes :func:`parse_depth_update`
     and :meth:`BookSync.on_delta`; the book ends up identical either way. Other messages are
     returned parsed, as :func:`parse_frame` does. With ``symbols``, a diff for any other
-    symbol raises :class:`UnknownEnumValue` and is not fed.
+    symbol raises :class:`UnknownEnumValue` and is not fed. A diff of a known symbol that
+    cannot be read (header or rows) raises :class:`ParseError` after its book was marked for
+    resync (:meth:`BookSync.drop_delta`), on either path alike.
     """
     stream, data = _unwrap(raw)
     if type(data) is not dict or data.get("e") != "depthUpdate":
@@ -418,7 +420,7 @@ def feed_frame(
         bids = data["b"]
         asks = data["a"]
     except KeyError as exc:
-        raise _bad("depthUpdate", data, exc) from exc
+        raise _dropped(sync, data, symbols, ts_recv, _bad("depthUpdate", data, exc)) from exc
     if (
         type(first) is not int
         or type(last) is not int
@@ -428,12 +430,35 @@ def feed_frame(
         or type(bids) is not list
         or type(asks) is not list
     ):
-        raise _bad("depthUpdate header (s, E, U, u, b, a)", data)
+        bad = _bad("depthUpdate header (s, E, U, u, b, a)", data)
+        raise _dropped(sync, data, symbols, ts_recv, bad)
     if symbols is not None and symbol not in symbols:
         raise UnknownEnumValue(f"depth for unsubscribed symbol {symbol!r}", venue=VENUE)
     ts_event = event_time * ts_factor
     if type(raw) is bytes and clean_frame(raw, stream is not None):
+        # A malformed row makes on_delta_text resync the book before it raises.
         requested = sync.on_delta_text(symbol, first, last, bids, asks, ts_event, ts_recv, DECODER)
     else:
-        requested = sync.on_delta(symbol, parse_depth_update(data, ts_recv, ts_factor), ts_recv)
+        try:
+            delta = parse_depth_update(data, ts_recv, ts_factor)
+        except ParseError as exc:
+            raise _dropped(sync, data, symbols, ts_recv, exc) from None
+        requested = sync.on_delta(symbol, delta, ts_recv)
     return _new_tuple(DepthFed, (symbol, first, last, ts_event, requested))
+
+
+def _dropped(
+    sync: BookSync,
+    data: dict[str, Any],
+    symbols: Container[str] | None,
+    ts_recv: int,
+    exc: ParseError,
+) -> ParseError:
+    """Resync the book of a diff that is dropped unread (its symbol's, if known); return ``exc``.
+
+    Whatever made it unreadable, the book has missed an update: it must not stay valid.
+    """
+    symbol = data.get("s")
+    if type(symbol) is str and (symbols is None or symbol in symbols):
+        sync.drop_delta(symbol, exc.message, ts_recv)
+    return exc

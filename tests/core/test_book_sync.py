@@ -458,3 +458,35 @@ def test_text_delta_after_stale_flag_makes_the_book_valid_again() -> None:
     h.sync.check_stale(1_000)
     h.sync.on_delta_text(SYM, 13, 13, [], [], 0, 2_000, LevelDecoder())
     assert h.sync.is_valid(SYM) and h.events[-1] == BookValid(SYM, 13, 2_000)
+
+
+# -- a dropped (unreadable) delta always resyncs its book --------------------------------------
+
+
+def test_dropped_delta_of_a_live_symbol_invalidates_and_resyncs_it() -> None:
+    h = synced()
+    h.sync.drop_delta(SYM, "bad row", 7)
+    assert last_invalid(h).reason is InvalidReason.MALFORMED
+    assert h.sync.status(SYM) is BookStatus.RESYNCING and h.sync.stats(SYM).malformed == 1
+    assert h.sync.on_delta(SYM, delta(14, 14)) is True  # the next delta starts the rebuild
+
+
+def test_dropped_delta_while_buffering_empties_the_buffer_it_left_a_hole_in() -> None:
+    h = Harness()
+    h.sync.on_delta(SYM, delta(10, 12))
+    h.sync.drop_delta(SYM, "bad row", 1)
+    assert h.sync.buffered(SYM) == 0 and h.sync.status(SYM) is BookStatus.SYNCING
+
+
+def test_dropped_delta_of_an_unknown_symbol_adds_it_unsynced_like_a_delta_would() -> None:
+    h = synced()
+    h.sync.drop_delta("ETHUSDT", "bad row", 1)
+    assert h.sync.status("ETHUSDT") is BookStatus.SYNCING and h.sync.is_valid(SYM)
+
+
+def test_malformed_text_row_while_buffering_empties_the_buffer() -> None:
+    h = Harness()
+    h.sync.on_delta(SYM, delta(10, 12))
+    with pytest.raises(ParseError):
+        h.sync.on_delta_text(SYM, 13, 13, [["1.00000000", "bad"]], [], 0, 0, LevelDecoder())
+    assert h.sync.buffered(SYM) == 0 and h.sync.stats(SYM).malformed == 1

@@ -383,3 +383,49 @@ def test_a_depth_row_that_is_not_an_array_is_a_parse_error_not_a_level(raw: byte
 def test_a_snapshot_whose_rows_are_not_arrays_is_a_parse_error(bids: bytes) -> None:
     with pytest.raises(ParseError):
         parse_depth_snapshot(b'{"lastUpdateId":1,"bids":' + bids + b',"asks":[]}', "X", 0)
+
+
+# -- a dropped diff resyncs its book, whichever path read it -----------------------------------
+
+
+def _live_nkn() -> BookSync:
+    sync = live_sync()
+    feed_frame(fixture("depth_update_combined.json"), 1, sync)  # live at id 499869752
+    assert sync.is_valid("NKNUSDT")
+    return sync
+
+
+BAD_QTY = (
+    b'{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":499869753,"u":499869753,'
+    b'"b":[["0.35000000","1.0000000x"]],"a":[]}'
+)
+NEGATIVE_QTY = BAD_QTY.replace(b"1.0000000x", b"-1.00000000")  # the '-' forces the strict path
+BAD_HEADER = BAD_QTY.replace(b'"U":499869753', b'"U":"499869753"')
+
+
+@pytest.mark.parametrize(
+    "raw", [BAD_QTY, _unclean(BAD_QTY), NEGATIVE_QTY, BAD_HEADER, _unclean(BAD_HEADER)]
+)
+def test_a_diff_dropped_for_a_parse_error_resyncs_its_book_on_either_path(raw: bytes) -> None:
+    for frame in (raw, b'{"stream":"nknusdt@depth","data":' + raw + b"}"):
+        sync = _live_nkn()
+        with pytest.raises(ParseError):
+            feed_frame(frame, 2, sync, symbols={"NKNUSDT"})
+        assert not sync.is_valid("NKNUSDT")
+        stats = sync.stats("NKNUSDT")
+        assert (stats.malformed, stats.resyncs) == (1, 1)
+        fed = feed_frame(fixture("depth_update_combined.json"), 3, sync)
+        assert isinstance(fed, DepthFed) and fed.snapshot_requested  # rebuilding from scratch
+
+
+@pytest.mark.parametrize("raw", [BAD_QTY, NEGATIVE_QTY, BAD_HEADER])
+def test_a_bad_diff_for_another_symbol_resyncs_only_that_symbol(raw: bytes) -> None:
+    other = raw.replace(b"NKNUSDT", b"BTCUSDT")
+    sync = _live_nkn()
+    with pytest.raises(ParseError):
+        feed_frame(other, 2, sync, symbols={"NKNUSDT"})  # not subscribed: not ours to resync
+    assert sync.symbols() == ["NKNUSDT"]
+    with pytest.raises(ParseError):
+        feed_frame(other, 2, sync)  # no filter: any symbol is taken in, as a good diff would be
+    assert sync.stats("BTCUSDT").malformed == 1 and not sync.is_valid("BTCUSDT")
+    assert sync.is_valid("NKNUSDT") and sync.stats("NKNUSDT").malformed == 0
