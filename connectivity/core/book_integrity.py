@@ -184,6 +184,7 @@ class InvalidReason(enum.Enum):
     CHECKSUM_MISMATCH = "checksum_mismatch"
     CROSSED = "crossed"
     STALE = "stale"
+    STALE_RUN = "stale_run"  # a run of live deltas all older than the book: its id is wrong
     RESET = "reset"  # asked for by the connector (reconnect, resubscribe, bad payload)
     MALFORMED = "malformed"  # a delta could not be read and was dropped: the book missed it
 

@@ -39,9 +39,11 @@ snapshot after the first buffered delta; if ``snapshot.last_id < first buffered 
 fetch again; drop buffered deltas with ``last_id <= snapshot.last_id``; load the snapshot
 (``bookId = last_id``); then, for every buffered and live delta: ``last_id < bookId`` ->
 ignore (counted as ``stale_ignored``); ``first_id > bookId + 1`` -> gap: resync; else apply
-and set ``bookId = last_id``. A crossed book after any delta (when ``check_crossed``) or a
-checksum mismatch (:class:`IntegrityMode.CHECKSUM`) also resyncs. Only the affected symbol
-is resynced.
+and set ``bookId = last_id``. A crossed book after any delta (when ``check_crossed``), a
+checksum mismatch (:class:`IntegrityMode.CHECKSUM`), a delta dropped unread
+(:meth:`drop_delta`) and ``max_stale_run`` live deltas in a row ignored as stale (the feed
+flows but nothing applies: our last update id is wrong, e.g. one diff carried an absurd
+``u``; ``None`` disables the check) also resync. Only the affected symbol is resynced.
 
 What consumers see (double-buffered refresh): :meth:`book` always returns the same
 :class:`OrderBook` object for a symbol. During a resync it keeps the LAST book (frozen: no
@@ -104,7 +106,18 @@ _new_tuple = tuple.__new__
 
 
 class _Symbol:
-    __slots__ = ("book", "buffer", "deepening", "live", "pending", "requested", "stats", "status")
+    __slots__ = (
+        "book",
+        "buffer",
+        "deepening",
+        "live",
+        "pending",
+        "requested",
+        "stale_mark",
+        "stale_run",
+        "stats",
+        "status",
+    )
 
     def __init__(self, book: OrderBook) -> None:
         self.book = book  # the public object; its contents are swapped on resync
@@ -115,6 +128,8 @@ class _Symbol:
         self.pending: BookSnapshot | None = None  # a snapshot that arrived before any delta
         self.deepening = False  # live: deltas are also kept for a deeper snapshot (deepen())
         self.stats = BookStats(book)
+        self.stale_run = 0  # live deltas ignored as stale since the last applied one
+        self.stale_mark = 0  # stats.updates_applied when the run was last extended
 
 
 class BookSync:
@@ -131,6 +146,7 @@ class BookSync:
         stale_after_ns: int | None = None,
         check_crossed: bool = True,
         max_buffer: int = 10_000,
+        max_stale_run: int | None = 20,
         price_scale: int = 8,
         qty_scale: int = 8,
         max_depth: int | None = None,
@@ -141,6 +157,8 @@ class BookSync:
             raise ConfigError("IntegrityMode.CHECKSUM needs a checksum function")
         if max_buffer < 1:
             raise ConfigError(f"max_buffer must be >= 1, got {max_buffer}")
+        if max_stale_run is not None and max_stale_run < 1:
+            raise ConfigError(f"max_stale_run must be >= 1 or None, got {max_stale_run}")
         self.mode = mode
         self._rule = rule
         # A rule whose check is the plain id-range comparison says so: the text hot path then
@@ -156,6 +174,7 @@ class BookSync:
         # take the parsed-delta path, which truncates after every update.
         self.max_depth = max_depth
         self._text_live = max_depth is None
+        self.max_stale_run = max_stale_run
         self._scales = (price_scale, qty_scale)
         self._symbols: dict[str, _Symbol] = {}
 
@@ -243,8 +262,7 @@ class BookSync:
             verdict = rule.check(book.update_id, first, last)
             if verdict is not _APPLY:
                 if verdict is _STALE:
-                    state.stats.stale_ignored += 1
-                    return False
+                    return self._stale(state, ts_recv)
                 return self._gap(state, book.update_id, delta, ts_recv)
         crossed = book.apply(bids, asks)
         if self.max_depth is not None:
@@ -292,15 +310,13 @@ class BookSync:
                 # The rule's check inlined (the same comparisons): no call per delta.
                 book_id = book.update_id
                 if last_id < book_id:
-                    state.stats.stale_ignored += 1
-                    return False
+                    return self._stale(state, ts_recv)
                 applies = first_id <= book_id + 1
             else:
                 rule = self._rule
                 verdict = _APPLY if rule is None else rule.check(book.update_id, first_id, last_id)
                 if verdict is _STALE:
-                    state.stats.stale_ignored += 1
-                    return False
+                    return self._stale(state, ts_recv)
                 applies = verdict is _APPLY
             if applies:
                 try:
@@ -488,6 +504,24 @@ class BookSync:
         state.buffer = [delta]
         return self._ask_snapshot(state)
 
+    def _stale(self, state: _Symbol, ts_recv: int) -> bool:
+        """Ignore a live delta older than the book; resync after ``max_stale_run`` in a row."""
+        stats = state.stats
+        stats.stale_ignored += 1
+        # A run is stale deltas with nothing applied in between; comparing the applied count
+        # with its value at the previous stale delta costs the applying hot path nothing.
+        if state.stale_mark != stats.updates_applied:
+            state.stale_mark = stats.updates_applied
+            state.stale_run = 0
+        state.stale_run += 1
+        limit = self.max_stale_run
+        if limit is None or state.stale_run < limit:
+            return False
+        # The feed flows but nothing applies: our update id is wrong (e.g. a diff with an
+        # absurd last id was applied), and every later diff would be ignored forever.
+        detail = f"{state.stale_run} deltas in a row older than book id {state.book.update_id}"
+        return self._restart(state, InvalidReason.STALE_RUN, detail, ts_recv)
+
     def _malformed(self, state: _Symbol, detail: str, ts_recv: int) -> None:
         state.stats.malformed += 1
         state.buffer = []  # a buffer with a hole is useless: the next delta starts a new one
@@ -514,6 +548,7 @@ class BookSync:
     ) -> None:
         was = state.status
         state.live = False
+        state.stale_run = 0
         if state.deepening:
             self._stop_deepening(state)
         if was is BookStatus.SYNCING:

@@ -490,3 +490,50 @@ def test_malformed_text_row_while_buffering_empties_the_buffer() -> None:
     with pytest.raises(ParseError):
         h.sync.on_delta_text(SYM, 13, 13, [["1.00000000", "bad"]], [], 0, 0, LevelDecoder())
     assert h.sync.buffered(SYM) == 0 and h.sync.stats(SYM).malformed == 1
+
+
+# -- a run of stale deltas means our update id is wrong -----------------------------------------
+
+ABSURD = 2**63 - 1
+
+
+def feed(h: Harness, first: int, last: int, text: bool) -> bool:
+    if text:
+        return h.sync.on_delta_text(SYM, first, last, rows([(100, 3)]), [], 0, 5, LevelDecoder())
+    return h.sync.on_delta(SYM, delta(first, last, [(100, 3)], ts=5))
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_a_run_of_stale_deltas_after_an_absurd_last_id_resyncs_the_book(text: bool) -> None:
+    h = synced(max_stale_run=3)
+    feed(h, 13, ABSURD, text)  # a plausible U, an absurd u: applied, the book id is now wrong
+    assert h.sync.is_valid(SYM) and h.sync.book(SYM).update_id == ABSURD
+    feed(h, 14, 14, text)
+    feed(h, 15, 15, text)
+    assert h.sync.is_valid(SYM) and h.sync.stats(SYM).stale_ignored == 2
+    feed(h, 16, 16, text)  # the third in a row
+    assert not h.sync.is_valid(SYM) and last_invalid(h).reason is InvalidReason.STALE_RUN
+    assert h.sync.stats(SYM).resyncs == 1
+    assert feed(h, 17, 17, text) is True  # the next delta starts the rebuild
+    h.sync.on_snapshot(SYM, snap(17))
+    assert h.sync.is_valid(SYM) and h.sync.book(SYM).update_id == 17
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_stale_deltas_between_applied_ones_never_make_a_run(text: bool) -> None:
+    h = synced(max_stale_run=2)
+    for n in range(13, 23):
+        feed(h, n, n, text)
+        feed(h, 3, 11, text)  # a late duplicate after every applied delta
+    assert h.sync.is_valid(SYM) and h.sync.stats(SYM).stale_ignored == 10
+    assert h.sync.stats(SYM).resyncs == 0
+
+
+def test_the_stale_run_check_can_be_disabled_and_is_validated() -> None:
+    h = synced(max_stale_run=None)
+    feed(h, 13, ABSURD, False)
+    for n in range(14, 100):
+        feed(h, n, n, False)
+    assert h.sync.is_valid(SYM)
+    with pytest.raises(ConfigError):
+        BookSync(IntegrityMode.SEQUENCE, UpdateIdRangeRule(), max_stale_run=0)
