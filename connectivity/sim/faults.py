@@ -28,6 +28,7 @@ class Fault(enum.Enum):
     DELAYED_SNAPSHOT = "delayed_snapshot"  # the REST snapshot answers late; diffs keep flowing
     STALE_SNAPSHOT = "stale_snapshot"  # the snapshot predates the first buffered diff
     SNAPSHOT_ERROR = "snapshot_error"  # the snapshot request fails with a server error
+    OVERSIZE_SNAPSHOT = "oversize_snapshot"  # the snapshot ignores its limit: the whole book
     FLOOD = "flood"  # a burst of diffs back to back, as fast as the socket takes them
 
 
@@ -41,11 +42,13 @@ class FaultKnobs:
     stale_snapshots: int = 0  # the next N snapshots are served from an older book state
     snapshot_delay_s: float = 0.0  # every snapshot waits this long before answering
     snapshot_errors: int = 0  # the next N snapshot requests fail with a server error
+    oversize_snapshots: int = 0  # the next N snapshots ignore the requested limit
     flood_diffs: int = 0  # the next tick emits this many diffs back to back
     dropped: int = attrs.field(default=0, init=False)  # what was actually injected
     duplicated: int = attrs.field(default=0, init=False)
     stale_served: int = attrs.field(default=0, init=False)
     errors_served: int = attrs.field(default=0, init=False)
+    oversize_served: int = attrs.field(default=0, init=False)
 
     def _applies(self, symbol: str) -> bool:
         return self.symbol is None or self.symbol == symbol
@@ -79,6 +82,14 @@ class FaultKnobs:
         if self.snapshot_errors > 0 and self._applies(symbol):
             self.snapshot_errors -= 1
             self.errors_served += 1
+            return True
+        return False
+
+    def take_oversize_snapshot(self, symbol: str) -> bool:
+        """Return True (and count it) if this snapshot of ``symbol`` must ignore its limit."""
+        if self.oversize_snapshots > 0 and self._applies(symbol):
+            self.oversize_snapshots -= 1
+            self.oversize_served += 1
             return True
         return False
 

@@ -32,6 +32,8 @@ from exchanges.binance.constants import (
     DEPTH_STREAMS,
     MAX_STREAMS_PER_CONNECTION,
     REST_BASE_URLS,
+    SNAPSHOT_LIMIT_MAX,
+    SNAPSHOT_MAX_LEVELS,
     TRADE_STREAMS,
     VENUE,
     WEIGHT_LIMIT_1M,
@@ -56,6 +58,13 @@ __all__ = [
 ]
 
 
+def _snapshot_cap(config: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    # The most a full answer holds: the forced limit, or else any tier up to the venue's max.
+    served = min(config.snapshot_limit or SNAPSHOT_LIMIT_MAX, SNAPSHOT_LIMIT_MAX)
+    if isinstance(value, bool) or not isinstance(value, int) or value < served:
+        raise ConfigError(f"{attribute.name} must be an int >= {served} (the levels asked for)")
+
+
 def _trade_stream(_: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and value not in TRADE_STREAMS:
         choices = (*TRADE_STREAMS, None)
@@ -75,6 +84,8 @@ class BinanceMarketDataConfig(MarketDataConfig):
     )
     trade_stream: str | None = attrs.field(default="trade", validator=_trade_stream)
     book_ticker: bool = True
+    # Levels a side accepted in one snapshot answer; a bigger one is a ParseError (refetched).
+    snapshot_max_levels: int = attrs.field(default=SNAPSHOT_MAX_LEVELS, validator=_snapshot_cap)
     weight_limit_1m: int = WEIGHT_LIMIT_1M
     # Weight drawn this close to a minute's end also counts in the next minute: Binance counts
     # a request when it arrives, possibly after the boundary (no 429 from a straddling burst).
@@ -82,7 +93,9 @@ class BinanceMarketDataConfig(MarketDataConfig):
 
     def dialect(self) -> BinanceDialect:
         """Return the Binance dialect streaming this config's channels."""
-        return BinanceDialect(self.depth_stream, self.trade_stream, self.book_ticker)
+        return BinanceDialect(
+            self.depth_stream, self.trade_stream, self.book_ticker, self.snapshot_max_levels
+        )
 
 
 class BinanceMarketData(MarketDataConnector):

@@ -39,6 +39,7 @@ __all__ = [
     "SERVER_SHUTDOWN_STREAM",
     "SNAPSHOT_LIMIT",
     "SNAPSHOT_LIMIT_MAX",
+    "SNAPSHOT_MAX_LEVELS",
     "SYMBOL_STATUSES",
     "TIME_PATH",
     "TIME_UNIT_NS",
@@ -77,6 +78,9 @@ DEPTH_PATH = "/api/v3/depth"
 DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (5000, 250))
 SNAPSHOT_LIMIT = 5000  # what spec 3.1 step 2 asks for
 SNAPSHOT_LIMIT_MAX = 5000  # larger values are served as 5000
+# Levels per side we accept in one snapshot: room above the venue's maximum, but a bound on
+# what a broken or hostile server can make us decode and hold.
+SNAPSHOT_MAX_LEVELS = 2 * SNAPSHOT_LIMIT_MAX
 
 # Stream name templates; symbols in stream names are lowercase.
 DEPTH_STREAM = "{symbol}@depth@100ms"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -46,6 +47,7 @@ from exchanges.binance.constants import (
     QTY_SCALE,
     ROLLOVER_AFTER_S,
     SNAPSHOT_LIMIT_MAX,
+    SNAPSHOT_MAX_LEVELS,
     TRADE_STREAMS,
     VENUE,
     WS_LIVE_PATH,
@@ -107,6 +109,7 @@ class BinanceDialect:
         depth_stream: str = "depth@100ms",
         trade_stream: str | None = "trade",
         book_ticker: bool = True,
+        snapshot_max_levels: int = SNAPSHOT_MAX_LEVELS,
     ) -> None:
         if depth_stream not in DEPTH_STREAMS:
             raise ConfigError(f"depth_stream must be one of {tuple(DEPTH_STREAMS)}")
@@ -118,6 +121,7 @@ class BinanceDialect:
         if trade_stream is not None:
             self._templates[Channel.TRADES] = TRADE_STREAMS[trade_stream]
         self.channels = tuple(self._templates)
+        self.snapshot_max_levels = snapshot_max_levels  # levels a side; more: ParseError
 
     def venue_symbol(self, symbol: str) -> str:
         """Return Binance's spelling (``"BTCUSDT"``)."""
@@ -182,17 +186,17 @@ class BinanceDialect:
             raise ParseError("partial-depth event on a diff-depth connection", venue=VENUE)
         raise ParseError(f"unhandled message {type(parsed).__name__}", venue=VENUE)
 
-    @staticmethod
-    def fetch_snapshot(rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
+    def fetch_snapshot(self, rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
         """``GET /api/v3/depth`` through the REST client (and its weight limiter)."""
         # Waiting for the weight budget is the plan (the connector's planner bounds how many
         # wait at once).
         response = DEPTH.call(rest, {"symbol": symbol, "limit": limit}, max_wait=math.inf)
-        snapshot = parse_depth_snapshot(response.data, symbol, response.received_ns)
+        snapshot = self.parse_snapshot(response.data, symbol, response.received_ns)
         snapshot = snapshot._replace(depth=min(limit, SNAPSHOT_LIMIT_MAX))
         return FetchedSnapshot(snapshot, orjson.dumps(response.data), rest.base_url)
 
-    @staticmethod
-    def parse_snapshot(body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
-        """Parse a recorded ``GET /api/v3/depth`` body."""
-        return parse_depth_snapshot(body, symbol, ts_recv)
+    def parse_snapshot(
+        self, body: bytes | str | dict[str, Any], symbol: str, ts_recv: int
+    ) -> BookSnapshot:
+        """Parse a ``GET /api/v3/depth`` body (fetched or recorded), within the level cap."""
+        return parse_depth_snapshot(body, symbol, ts_recv, max_levels=self.snapshot_max_levels)

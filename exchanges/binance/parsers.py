@@ -27,7 +27,13 @@ from connectivity.core.book import BookDelta, BookSnapshot, LevelDecoder
 from connectivity.core.book_sync import BookSync
 from connectivity.core.models import Side
 from connectivity.errors import ParseError, UnknownEnumValue
-from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, SERVER_SHUTDOWN_EVENT, VENUE
+from exchanges.binance.constants import (
+    PRICE_SCALE,
+    QTY_SCALE,
+    SERVER_SHUTDOWN_EVENT,
+    SNAPSHOT_MAX_LEVELS,
+    VENUE,
+)
 
 __all__ = [
     "DECODER",
@@ -227,17 +233,30 @@ def parse_depth_update(
 
 
 def parse_depth_snapshot(
-    raw: bytes | str | dict[str, Any], symbol: str, ts_recv: int, ts_factor: int = _MS
+    raw: bytes | str | dict[str, Any],
+    symbol: str,
+    ts_recv: int,
+    ts_factor: int = _MS,
+    max_levels: int = SNAPSHOT_MAX_LEVELS,
 ) -> BookSnapshot:
-    """Parse a ``GET /api/v3/depth`` body (or a partial-depth event) for ``symbol``."""
+    """Parse a ``GET /api/v3/depth`` body (or a partial-depth event) for ``symbol``.
+
+    A side with more than ``max_levels`` rows is refused (ParseError) before any is decoded.
+    """
     data = loads(raw) if not isinstance(raw, dict) else raw
     try:
         last_id = _int(data["lastUpdateId"], "lastUpdateId", data)
         event_time = data.get("E")
         ts_event = _int(event_time, "E", data) * ts_factor if event_time is not None else 0
-        return BookSnapshot(
-            symbol, last_id, _levels(data["bids"]), _levels(data["asks"]), ts_event, ts_recv
-        )
+        bids = data["bids"]
+        asks = data["asks"]
+        if len(bids) > max_levels or len(asks) > max_levels:
+            raise ParseError(
+                f"depth snapshot of {symbol} has {len(bids)} bids and {len(asks)} asks, "
+                f"above the cap of {max_levels} a side",
+                venue=VENUE,
+            )
+        return BookSnapshot(symbol, last_id, _levels(bids), _levels(asks), ts_event, ts_recv)
     except ParseError:
         raise
     except _ERRORS as exc:

@@ -458,6 +458,8 @@ class BinanceSimVenue(SimVenue):
             source = self._stale.pop(symbol)
         if source is None:
             source = _Pinned(self.market[symbol])
+        if self.faults.take_oversize_snapshot(symbol):
+            limit = max(len(source.bids), len(source.asks))  # a broken server: the whole book
         body = {
             "lastUpdateId": source.update_id,
             "bids": _levels(source.bids[:limit]),

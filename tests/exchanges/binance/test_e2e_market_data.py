@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import pytest
 
 from connectivity.core.book_sync import BookInvalid, InvalidReason
 from connectivity.core.events import EventSink
+from connectivity.errors import ConfigError
 from connectivity.testing.market_data_contract import MarketDataContract, wait_for
 from connectivity.transport.wsclient import WebSocketSettings
 from exchanges.binance.connector import (
@@ -136,3 +138,28 @@ class TestBinanceMarketDataContract(MarketDataContract):
         wait_for(lambda: md.is_valid("BTCUSDT") and md.is_valid("ETHUSDT"))
         assert md.stats("BTCUSDT").resyncs == 0  # stale is not broken: no resync needed
         self.assert_books_equal_truth(venue, md, SYMBOLS)
+
+    def test_a_snapshot_above_the_level_cap_is_refused_then_fetched_again_until_exact(
+        self, venue: BinanceSimVenue, start: Start
+    ) -> None:
+        venue.faults.symbol = "ETHUSDT"
+        venue.faults.oversize_snapshots = 2  # the whole (deeper) book, whatever the limit
+        md = start(snapshot_limit=5, snapshot_max_levels=5)
+        assert venue.faults.oversize_served == 2
+        assert md.snapshot_failures == 2 and md.errors["ParseError"] == 2
+        assert md.stats("ETHUSDT").snapshots_applied == 1
+        # Exact inside the 5 levels covered (the contract's check compares whole books).
+        venue.freeze()
+        target = venue.true_book("ETHUSDT").update_id
+        wait_for(lambda: md.is_valid("ETHUSDT") and md.book("ETHUSDT").update_id >= target)
+        truth, view = venue.true_book("ETHUSDT"), md.view("ETHUSDT", 100)
+        assert view.valid and view.update_id == truth.update_id
+        ours = [(lv.price, lv.quantity) for lv in view.bid_levels()]
+        assert ours and ours == [lv for lv in truth.bids if lv[0] >= ours[-1][0]]
+
+
+def test_a_snapshot_cap_below_the_levels_asked_for_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        BinanceMarketDataConfig(symbols=("BTCUSDT",), snapshot_limit=1000, snapshot_max_levels=999)
+    with pytest.raises(ConfigError):
+        BinanceMarketDataConfig(symbols=("BTCUSDT",), snapshot_max_levels=4999)  # tiers to 5000

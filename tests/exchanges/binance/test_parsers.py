@@ -9,7 +9,13 @@ from connectivity.core.book import BookDelta, BookSnapshot
 from connectivity.core.book_sync import BookSync
 from connectivity.core.models import Side
 from connectivity.errors import ParseError, UnknownEnumValue
-from exchanges.binance.constants import BOOK_INTEGRITY, BOOK_SEQUENCE_RULE, TIME_UNIT_NS
+from exchanges.binance.constants import (
+    BOOK_INTEGRITY,
+    BOOK_SEQUENCE_RULE,
+    SNAPSHOT_LIMIT_MAX,
+    SNAPSHOT_MAX_LEVELS,
+    TIME_UNIT_NS,
+)
 from exchanges.binance.parsers import (
     BookTicker,
     DepthFed,
@@ -429,3 +435,26 @@ def test_a_bad_diff_for_another_symbol_resyncs_only_that_symbol(raw: bytes) -> N
         feed_frame(other, 2, sync)  # no filter: any symbol is taken in, as a good diff would be
     assert sync.stats("BTCUSDT").malformed == 1 and not sync.is_valid("BTCUSDT")
     assert sync.is_valid("NKNUSDT") and sync.stats("NKNUSDT").malformed == 0
+
+
+# -- a depth snapshot has a size cap above the venue's 5000 levels a side ----------------------
+
+
+def _snapshot_body(bids: int, asks: int) -> bytes:
+    row = ["1.00000000", "1.00000000"]
+    return orjson.dumps({"lastUpdateId": 1, "bids": [row] * bids, "asks": [row] * asks})
+
+
+def test_a_snapshot_with_more_levels_than_the_cap_is_a_parse_error() -> None:
+    assert SNAPSHOT_MAX_LEVELS > SNAPSHOT_LIMIT_MAX  # room above the venue's own maximum
+    at_cap = parse_depth_snapshot(_snapshot_body(SNAPSHOT_MAX_LEVELS, 1), "X", 0)
+    assert len(at_cap.bids) == SNAPSHOT_MAX_LEVELS
+    for bids, asks in ((SNAPSHOT_MAX_LEVELS + 1, 0), (0, SNAPSHOT_MAX_LEVELS + 1)):
+        with pytest.raises(ParseError, match="cap"):
+            parse_depth_snapshot(_snapshot_body(bids, asks), "X", 0)
+
+
+def test_the_snapshot_cap_is_configurable() -> None:
+    assert len(parse_depth_snapshot(_snapshot_body(3, 3), "X", 0, max_levels=3).asks) == 3
+    with pytest.raises(ParseError, match="cap"):
+        parse_depth_snapshot(_snapshot_body(4, 0), "X", 0, max_levels=3)
