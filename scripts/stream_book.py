@@ -34,16 +34,24 @@ from typing import Any, TextIO  # noqa: E402
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 
+from connectivity.cli import ArgumentParser, bounded_int, positive_seconds  # noqa: E402
 from connectivity.connector.recording import RecordWriter  # noqa: E402
 from connectivity.core.book_sync import BookInvalid, BookValid  # noqa: E402
 from connectivity.core.clock import NS_PER_SECOND, SystemClock  # noqa: E402
 from connectivity.core.decimal import format_fixed  # noqa: E402
+from connectivity.errors import ConfigError  # noqa: E402
 from exchanges.binance.connector import (  # noqa: E402
     BinanceMarketData,
     BinanceMarketDataConfig,
     venue_symbol,
 )
-from exchanges.binance.constants import PRICE_SCALE, QTY_SCALE, REST_BASE_URLS, VENUE  # noqa: E402
+from exchanges.binance.constants import (  # noqa: E402
+    PRICE_SCALE,
+    QTY_SCALE,
+    REST_BASE_URLS,
+    SNAPSHOT_LIMIT_MAX,
+    VENUE,
+)
 
 LIVE_WS_URL = "wss://stream.binance.com:9443"
 CLEAR_EOL, CLEAR_EOS, HOME = "\x1b[K", "\x1b[J", "\x1b[H"
@@ -171,40 +179,70 @@ def summary(md: BinanceMarketData, mon: Monitor, elapsed_s: float) -> list[str]:
     return lines
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _symbol(text: str) -> str:
+    """Parse a ``--symbol`` value into Binance's spelling (argparse type)."""
+    try:
+        symbol = venue_symbol(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    if not (symbol.isascii() and symbol.isalnum()):
+        raise argparse.ArgumentTypeError(f"expected BTCUSDT or BTC-USDT, got {text!r}")
+    return symbol
+
+
+def build_parser() -> ArgumentParser:
+    """Return the command-line parser (errors are one line on stderr, exit status 2)."""
+    parser = ArgumentParser(prog=Path(__file__).name, description=__doc__.split("\n\n")[0])
     parser.add_argument("--live", action="store_true", help="use Binance's public endpoints")
-    parser.add_argument("--symbol", action="append", help="BTCUSDT or BTC-USDT (repeatable)")
-    parser.add_argument("--depth", type=int, default=10, help="levels shown per side")
     parser.add_argument(
-        "--book-depth", type=int, default=20, help="levels per side the books must cover"
+        "--symbol", action="append", type=_symbol, help="BTCUSDT or BTC-USDT (repeatable)"
     )
-    parser.add_argument("--duration", type=float, default=None, help="seconds, then exit")
+    parser.add_argument(
+        "--depth",
+        type=bounded_int(1, SNAPSHOT_LIMIT_MAX),
+        default=10,
+        help="levels shown per side",
+    )
+    parser.add_argument(
+        "--book-depth",
+        type=bounded_int(1, SNAPSHOT_LIMIT_MAX),
+        default=20,
+        help="levels per side the books must cover",
+    )
+    parser.add_argument("--duration", type=positive_seconds, help="seconds, then exit")
     parser.add_argument("--record", metavar="FILE", help="write raw frames and snapshots")
     parser.add_argument("--seed", type=int, default=0, help="simulated market seed")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stream; return the exit code."""
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    symbols = [venue_symbol(s) for s in (args.symbol or ["BTCUSDT", "ETHUSDT"])]
-    venue = None
-    if args.live:
-        rest_url, ws_url = REST_BASE_URLS["market_data"], LIVE_WS_URL
-    else:
+    symbols = list(dict.fromkeys(args.symbol or ["BTCUSDT", "ETHUSDT"]))
+    if not args.live:
         from exchanges.binance.sim import DEFAULT_SYMBOLS, BinanceSimVenue
 
         known = {spec.symbol for spec in DEFAULT_SYMBOLS}
         unknown = [s for s in symbols if s not in known]
         if unknown:
-            print(f"the simulated venue lists {sorted(known)}, not {unknown}", file=sys.stderr)
-            return 2
+            return parser.fail(f"the simulated venue lists {sorted(known)}, not {unknown}")
+    try:  # before anything starts: a bad path must not leave a venue or a feed running
+        recorder = RecordWriter(args.record, venue=VENUE) if args.record else None
+    except OSError as exc:
+        return parser.fail(f"cannot write the recording {args.record!r}: {exc.strerror}")
+    venue = None
+    if args.live:
+        rest_url, ws_url = REST_BASE_URLS["market_data"], LIVE_WS_URL
+    else:
         venue = BinanceSimVenue(seed=args.seed).start()
         rest_url, ws_url = venue.rest_url, venue.ws_url
-    recorder = RecordWriter(args.record, venue=VENUE) if args.record else None
     monitor = Monitor(symbols)
     config = BinanceMarketDataConfig(
         symbols=symbols, rest_url=rest_url, ws_url=ws_url, book_depth=args.book_depth

@@ -14,6 +14,7 @@ CORE_THIRD_PARTY = {"attrs", "sortedcontainers"}
 RANKS = {
     "connectivity.errors": 0,
     "connectivity.config": 0,
+    "connectivity.cli": 0,
     "connectivity.core": 0,
     "connectivity.runtime": 1,
     "connectivity.transport": 1,

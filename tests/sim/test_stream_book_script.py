@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -64,3 +66,54 @@ def test_plain_mode_prints_a_line_per_symbol_per_second_and_a_summary(
 
 def test_a_symbol_the_simulator_does_not_list_is_refused() -> None:
     assert _load().main(["--symbol", "DOGEUSDT", "--duration", "0.1"]) == 2
+
+
+# -- a user's mistakes: one clear line on stderr, exit status 2, nothing started --------------
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--duration", "nan"], "--duration"),
+        (["--duration", "inf"], "--duration"),
+        (["--duration", "0"], "--duration"),
+        (["--duration", "-1"], "--duration"),
+        (["--duration", "soon"], "--duration"),
+        (["--depth", "0"], "--depth"),
+        (["--depth", "-1"], "--depth"),
+        (["--depth", "1e9"], "--depth"),
+        (["--book-depth", "0"], "--book-depth"),
+        (["--symbol", "BTC-"], "BASE-QUOTE"),
+        (["--symbol", "BTC/USDT"], "--symbol"),
+        (["--symbol", ""], "--symbol"),
+    ],
+)
+def test_a_bad_argument_is_one_line_on_stderr_and_exit_status_2(
+    args: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _load().main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("stream_book") and complaint in err[0]
+
+
+@pytest.mark.parametrize("where", ["missing/rec.jsonl", "."])
+def test_a_recording_path_that_cannot_be_written_is_refused_before_anything_starts(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _load().main(["--duration", "5", "--record", str(tmp_path / where)])
+    assert code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "cannot write the recording" in err[0]
+
+
+def test_the_real_command_line_prints_no_traceback_for_a_bad_argument() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--duration", "inf"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
