@@ -26,13 +26,26 @@ Checks made while replaying, reported per symbol:
 - ``ticker_matches`` / ``ticker_mismatches``: bookTicker events whose update id equals the
   book's: best bid/ask (price and quantity) must be identical.
 
+A diff that cannot be parsed is counted under ``parse_errors`` and, as in the live
+connector (``feed_frame``), its symbol's book is resynced (``malformed`` per symbol).
+
+Damaged files (a crash while recording, a disk error) are replayed as far as they can be:
+
+- a truncated last line (no newline: what a crash while writing leaves) is reported with a
+  warning, and the records before it are replayed and reported (``torn_line`` in the report);
+- a bad line in the middle is skipped with a warning naming it (the first 10; all are counted
+  in ``skipped_lines``): as for a frame lost on the wire, the books find the gap and resync;
+- a file whose first line is not a record is not a recording: one line on stderr, exit 2, as
+  for a missing or unreadable path, a directory or a recording of another venue;
+- a recording with no frame and no snapshot says so on stderr and exits with status 1.
+
 The last line printed is a JSON object: ``{"symbols": {SYM: {...}}, "records": .., ...}``.
-Exit status 1 when a check failed.
+Exit status 1 when a check failed or the recording held no market data.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -42,7 +55,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from connectivity.connector.recording import Record, read_recording, venue_of  # noqa: E402
+from connectivity.cli import ArgumentParser  # noqa: E402
+from connectivity.connector.recording import (  # noqa: E402
+    BadLine,
+    OnBadLine,
+    Record,
+    read_recording,
+    venue_of,
+)
 from connectivity.core.book import BookDelta, BookSnapshot  # noqa: E402
 from connectivity.core.book_sync import BookEvent, BookSync, BookValid  # noqa: E402
 from connectivity.core.decimal import format_fixed  # noqa: E402
@@ -52,7 +72,12 @@ from exchanges.binance.constants import (  # noqa: E402
     BOOK_SEQUENCE_RULE,
     VENUE,
 )
-from exchanges.binance.parsers import BookTicker, parse_depth_snapshot, parse_frame  # noqa: E402
+from exchanges.binance.parsers import (  # noqa: E402
+    BookTicker,
+    feed_frame,
+    parse_depth_snapshot,
+    parse_frame,
+)
 from exchanges.binance.recording import read_cryptofeed  # noqa: E402
 
 
@@ -191,10 +216,12 @@ def _frame(
 ) -> str | None:
     """Replay one frame; return the symbol of a depth diff (None for anything else)."""
     assert record.data is not None
+    raw = record.data.encode()
     try:
-        msg = parse_frame(record.data.encode(), record.t)
+        msg = parse_frame(raw, record.t)
     except ParseError as exc:
         _count(errors, exc)  # counted; the replay goes on, as a live feed would
+        _dropped(sync, checkers, raw, record.t)
         return None
     if isinstance(msg, BookTicker):
         _ticker(sync, _symbols_of(checkers, msg.symbol), msg)
@@ -221,6 +248,18 @@ def _frame(
     _check_tickers(sync, checker, symbol)
     _check_crossed(sync, checker, symbol)
     return symbol
+
+
+def _dropped(sync: BookSync, checkers: dict[str, _Checker], raw: bytes, t: int) -> None:
+    """Resync the book of an unreadable diff exactly as the live connector does."""
+    before = {symbol: sync.stats(symbol).malformed for symbol in sync.symbols()}
+    # parse_frame and feed_frame accept the same frames: this raises again, after feed_frame
+    # resynced the diff's symbol (BookSync.drop_delta) when the frame names one.
+    with contextlib.suppress(ParseError):
+        feed_frame(raw, t, sync)
+    for symbol in sync.symbols():
+        if sync.stats(symbol).malformed != before.get(symbol, 0):
+            _symbols_of(checkers, symbol).restart([])
 
 
 def _check_crossed(sync: BookSync, checker: _Checker, symbol: str) -> None:
@@ -272,6 +311,7 @@ def _summary(sync: BookSync, symbol: str, checker: _Checker) -> dict[str, Any]:
         "updates_applied": stats.updates_applied,
         "resyncs": stats.resyncs,
         "gaps": stats.gaps,
+        "malformed": stats.malformed,
         "stale_ignored": stats.stale_ignored,
         "dropped_covered": stats.dropped_covered,
         "snapshots_applied": stats.snapshots_applied,
@@ -284,12 +324,14 @@ def _summary(sync: BookSync, symbol: str, checker: _Checker) -> dict[str, Any]:
     }
 
 
-def records_of(path: Path, http: Path | None = None) -> Iterator[Record]:
+def records_of(
+    path: Path, http: Path | None = None, on_bad_line: OnBadLine | None = None
+) -> Iterator[Record]:
     """Return the records of ``path`` in either supported format."""
     with open(path, "rb") as file:
         head = file.read(1)
     if head == b"{":
-        venue, records = venue_of(read_recording(path))
+        venue, records = venue_of(read_recording(path, on_bad_line))
         if venue not in (None, VENUE):
             raise ParseError(f"{path.name} records {venue!r}; this replay checks {VENUE!r}")
         return records
@@ -297,7 +339,7 @@ def records_of(path: Path, http: Path | None = None) -> Iterator[Record]:
         prefix = path.name.split(".ws.")[0]
         found = sorted(path.parent.glob(f"{prefix}.http.*"))
         http = found[0] if found else None
-    return read_cryptofeed(path, http)
+    return read_cryptofeed(path, http, on_bad_line)
 
 
 def failed(report: dict[str, Any]) -> bool:
@@ -308,13 +350,64 @@ def failed(report: dict[str, Any]) -> bool:
     )
 
 
+class NotARecording(Exception):
+    """The file's first line is not a record of either format."""
+
+
+class Damage:
+    """Bad lines met while reading: skipped with a warning (see the module docstring)."""
+
+    WARN_LINES = 10
+
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+        self.records = 0  # records read so far (a bad line before any: not a recording)
+        self.skipped = 0
+        self.torn: int | None = None  # the torn last line's number
+
+    def count(self, records: Iterable[Record]) -> Iterator[Record]:
+        """Yield ``records``, counting them."""
+        for record in records:
+            self.records += 1
+            yield record
+
+    def __call__(self, bad: BadLine) -> None:
+        where = f"{bad.path.name} line {bad.line_no}"
+        if self.records == 0:  # torn or not: a binary file is often one unending line
+            raise NotARecording(f"{bad.path} is not a recording ({where}: {bad.error.message})")
+        if bad.torn:
+            self.torn = bad.line_no
+            self.warn(f"{where} is truncated (cut while recording): replayed up to there")
+            return
+        self.skipped += 1
+        if self.skipped <= self.WARN_LINES:
+            self.warn(f"{where} skipped: {bad.error.message}")
+
+    def warn(self, message: str) -> None:
+        """Print one warning line on stderr."""
+        print(f"{self.prog}: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Replay FILE and print the JSON report as the last line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog=Path(__file__).name, description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
     parser.add_argument("--http", type=Path, default=None, help="cryptofeed .http. file")
     args = parser.parse_args(argv)
-    report = replay(records_of(args.file, args.http))
+    for path in (args.file, args.http):
+        if path is not None and path.is_dir():
+            return parser.fail(f"{path} is a directory, not a recording")
+    damage = Damage(parser.prog)
+    try:
+        report = replay(damage.count(records_of(args.file, args.http, damage)))
+    except OSError as exc:
+        return parser.fail(f"cannot read {exc.filename or args.file}: {exc.strerror}")
+    except (NotARecording, ParseError) as exc:
+        return parser.fail(exc.message if isinstance(exc, ParseError) else str(exc))
+    report["skipped_lines"] = damage.skipped
+    report["torn_line"] = damage.torn
+    if damage.skipped > damage.WARN_LINES:
+        damage.warn(f"{damage.skipped} lines skipped in all")
     for symbol, summary in report["symbols"].items():
         print(
             f"{symbol}: {summary['status']} bid={summary['best_bid']} ask={summary['best_ask']} "
@@ -323,6 +416,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     print(json.dumps(report, sort_keys=True))
+    if not report["frames"] and not report["snapshots"]:
+        empty = f"{args.file} holds no market data (no frame, no snapshot)"
+        print(f"{parser.prog}: error: {empty}", file=sys.stderr)
+        return 1
     return 1 if failed(report) else 0
 
 

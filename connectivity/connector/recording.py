@@ -20,7 +20,7 @@ recordings of Binance) get a reader in their venue package that yields the same
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NamedTuple, Protocol
@@ -29,7 +29,19 @@ import orjson
 
 from connectivity.errors import ParseError
 
-__all__ = ["FORMAT", "KINDS", "Record", "RecordWriter", "Recorder", "read_recording", "venue_of"]
+__all__ = [
+    "FORMAT",
+    "KINDS",
+    "BadLine",
+    "OnBadLine",
+    "Record",
+    "RecordWriter",
+    "Recorder",
+    "bad_line",
+    "read_recording",
+    "recording_lines",
+    "venue_of",
+]
 
 FORMAT = "connectivity-record/1"
 KINDS = frozenset({"meta", "connect", "ws", "snapshot"})
@@ -133,28 +145,72 @@ def _field(obj: dict[str, Any], name: str, line_no: int) -> str | None:
     return value
 
 
-def read_recording(path: str | Path) -> Iterator[Record]:
-    """Yield the records of a file in our format (ParseError on a malformed line)."""
+class BadLine(NamedTuple):
+    """A line of a recording that could not be read (see ``on_bad_line`` of the readers)."""
+
+    path: Path
+    line_no: int
+    error: ParseError
+    torn: bool  # the file's last line, cut short (no newline): a crash while recording
+
+
+OnBadLine = Callable[[BadLine], None]
+"""Called for each unreadable line, which is then skipped; without it the reader raises."""
+
+
+def recording_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_no, line)`` of the non-blank lines, newline kept.
+
+    A line without its newline is the last one: torn (a crash while writing) unless it still
+    parses, in which case it is complete but for the newline.
+    """
     with open(path, "rb") as file:
         for line_no, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ParseError(f"recording line {line_no}: invalid JSON", payload=line) from exc
-            if not isinstance(obj, dict) or obj.get("kind") not in KINDS:
-                raise ParseError(f"recording line {line_no}: unknown record", payload=line)
-            t = obj.get("t")
-            if type(t) is not int:
-                raise ParseError(f"recording line {line_no}: 't' must be int ns", payload=line)
-            yield Record(
-                t,
-                obj["kind"],
-                _field(obj, "url", line_no),
-                _field(obj, "symbol", line_no),
-                _field(obj, "data", line_no),
-            )
+            if line.strip():
+                yield line_no, line
+
+
+def bad_line(
+    on_bad_line: OnBadLine | None, path: Path, line_no: int, line: bytes, exc: ParseError
+) -> None:
+    """Raise ``exc``, or report the line to ``on_bad_line`` (the reader then skips it)."""
+    if on_bad_line is None:
+        raise exc
+    on_bad_line(BadLine(path, line_no, exc, not line.endswith(b"\n")))
+
+
+def _record(line: bytes, line_no: int) -> Record:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"recording line {line_no}: invalid JSON", payload=line) from exc
+    if not isinstance(obj, dict) or obj.get("kind") not in KINDS:
+        raise ParseError(f"recording line {line_no}: unknown record", payload=line)
+    t = obj.get("t")
+    if type(t) is not int:
+        raise ParseError(f"recording line {line_no}: 't' must be int ns", payload=line)
+    return Record(
+        t,
+        obj["kind"],
+        _field(obj, "url", line_no),
+        _field(obj, "symbol", line_no),
+        _field(obj, "data", line_no),
+    )
+
+
+def read_recording(path: str | Path, on_bad_line: OnBadLine | None = None) -> Iterator[Record]:
+    """Yield the records of a file in our format.
+
+    A malformed line raises ParseError, or with ``on_bad_line`` is reported and skipped.
+    """
+    path = Path(path)
+    for line_no, line in recording_lines(path):
+        try:
+            record = _record(line, line_no)
+        except ParseError as exc:
+            bad_line(on_bad_line, path, line_no, line, exc)
+            continue
+        yield record
 
 
 def venue_of(records: Iterator[Record]) -> tuple[str | None, Iterator[Record]]:

@@ -3,12 +3,15 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import orjson
 import pytest
 
+from connectivity.connector.recording import BadLine
 from connectivity.errors import ParseError
 from exchanges.binance.recording import (
     FORMAT,
@@ -223,3 +226,172 @@ def test_reconnect_of_one_shard_resyncs_only_the_symbols_it_carried(tmp_path: Pa
     assert report["symbols"]["BTCUSDT"]["status"] == "valid"
     assert report["symbols"]["BTCUSDT"]["resyncs"] == 0
     assert report["symbols"]["ETHUSDT"]["status"] == "resyncing"
+
+
+# -- the script as a user misuses it, and recordings a crash or a disk damaged ----------------
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the script as a user does (a subprocess, bounded)."""
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture
+def run_main(capsys: pytest.CaptureFixture[str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Call the script's main(argv) in this process (faster); same shape as run_script."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        code = load_script().main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
+
+
+def good_recording(path: Path) -> list[str]:
+    """Write a small valid recording; return its lines."""
+    with RecordWriter(path) as writer:
+        writer.connect(1, URL)
+        writer.ws(2, URL, depth(10, 11, bids=[["100.00000000", "1.00000000"]]))
+        writer.snapshot(
+            3,
+            "BTCUSDT",
+            snapshot(10, [["99.00000000", "2.00000000"]], [["101.00000000", "1.00000000"]]),
+        )
+        writer.ws(4, URL, depth(12, 12, asks=[["100.50000000", "3.00000000"]]))
+        writer.ws(5, URL, depth(13, 13, bids=[["100.00000000", "4.00000000"]]))
+    return path.read_text().splitlines(keepends=True)
+
+
+def one_error_line(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("replay_book.py: error: "), done.stderr
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+def test_a_missing_file_is_one_error_line_and_exit_status_2(tmp_path: Path) -> None:
+    one_error_line(run_script(str(tmp_path / "nope.jsonl")), "cannot read", "No such file")
+
+
+def test_a_directory_is_one_error_line_and_exit_status_2(run_main: Any, tmp_path: Path) -> None:
+    one_error_line(run_main(str(tmp_path)), "is a directory")
+
+
+def test_a_missing_http_file_is_one_error_line_and_exit_status_2(
+    run_main: Any, tmp_path: Path
+) -> None:
+    ws = tmp_path / "X.ws.1.0"
+    ws.write_text(f"{URL} <-> 1.0\n")
+    one_error_line(run_main(str(ws), "--http", str(tmp_path / "none")), "cannot read")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [bytes(range(256)) * 64, b"{\x00\xff binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\n"],
+)
+def test_a_binary_file_is_not_a_recording(run_main: Any, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "blob.bin"
+    path.write_bytes(content)
+    one_error_line(run_main(str(path)), "is not a recording", "line 1")
+
+
+def test_a_truncated_last_line_replays_up_to_it_with_a_warning_and_a_report(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "crashed.jsonl"
+    lines = good_recording(path)
+    path.write_text("".join(lines) + lines[-1][:25])  # a crash while writing the next record
+    done = run_script(str(path))
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "line 7 is truncated" in warnings[0]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["torn_line"] == 7 and report["skipped_lines"] == 0
+    btc = report["symbols"]["BTCUSDT"]
+    assert btc["status"] == "valid" and btc["last_update_id"] == 13
+    assert btc["best_bid"] == ["100", "4"] and "Traceback" not in done.stderr
+
+
+def test_a_bad_line_in_the_middle_is_skipped_with_a_counted_warning(
+    run_main: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "damaged.jsonl"
+    lines = good_recording(path)
+    lines[4] = "\x00\x00garbage from a damaged disk\n"  # the diff 12..12 is lost
+    path.write_text("".join(lines))
+    done = run_main(str(path))
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "line 5 skipped" in warnings[0]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["skipped_lines"] == 1 and report["torn_line"] is None
+    btc = report["symbols"]["BTCUSDT"]
+    assert btc["gaps"] == 1 and btc["status"] == "resyncing"  # the lost diff was noticed
+
+
+def test_many_bad_lines_warn_ten_times_then_give_the_total(run_main: Any, tmp_path: Path) -> None:
+    path = tmp_path / "damaged.jsonl"
+    lines = good_recording(path)
+    path.write_text("".join(lines[:2] + ["not json\n"] * 25 + lines[2:]))
+    done = run_main(str(path))
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 11 and "25 lines skipped" in warnings[-1]
+    assert json.loads(done.stdout.splitlines()[-1])["skipped_lines"] == 25
+
+
+META = {
+    "t": 0,
+    "kind": "meta",
+    "data": orjson.dumps({"format": FORMAT, "venue": "binance"}).decode(),
+}
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", orjson.dumps(META).decode() + "\n"])
+def test_an_empty_recording_says_so_and_exits_non_zero(
+    run_main: Any, tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text(content)
+    done = run_main(str(path))
+    assert done.returncode == 1
+    assert "holds no market data" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_malformed_diff_in_a_recording_resyncs_its_book_as_live(tmp_path: Path) -> None:
+    path = tmp_path / "rec.jsonl"
+    good_recording(path)
+    bad = depth(14, 14, bids=[["100.00000000", "-1.00000000"]])  # a '-': the strict path
+    records = [*read_recording(path), Record(6, "ws", URL, None, bad)]
+    report = load_script().replay(records)
+    btc = report["symbols"]["BTCUSDT"]
+    assert btc["malformed"] == 1 and btc["status"] == "resyncing" and btc["resyncs"] == 1
+    assert report["parse_errors"] == {"ParseError": 1} and btc["rule_violations"] == 0
+
+
+def test_readers_report_bad_lines_with_their_number_and_whether_the_line_is_torn(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b'{"t":1,"kind":"connect","url":"u"}\nnot json\n{"t":2,"kind":"ws"')
+    bad: list[BadLine] = []
+    records = list(read_recording(path, bad.append))
+    assert records == [Record(1, "connect", "u")]
+    assert [(b.line_no, b.torn, type(b.error)) for b in bad] == [
+        (2, False, ParseError),
+        (3, True, ParseError),
+    ]
+    ws = tmp_path / "X.ws.1.0"
+    ws.write_bytes(f"{URL} <-> 1.0\n".encode() + b"\xff\xfe: x\n" + b"2.0: {}")
+    bad.clear()
+    assert [r.kind for r in read_cryptofeed(ws, None, bad.append)] == ["connect", "ws"]
+    assert [(b.line_no, b.torn) for b in bad] == [(2, False)]
+
+
+def test_a_recording_of_another_venue_is_one_error_line(run_main: Any, tmp_path: Path) -> None:
+    path = tmp_path / "okx.jsonl"
+    meta = {**META, "data": orjson.dumps({"format": FORMAT, "venue": "okx"}).decode()}
+    path.write_text(orjson.dumps(meta).decode() + "\n")
+    one_error_line(run_main(str(path)), "records 'okx'")
