@@ -331,15 +331,15 @@ class OrderBook:
                     price = known[p]
                 except KeyError:  # a new price (rare); an unhashable p raises TypeError
                     price = learn(p)
-                if price < floor:
-                    continue  # below the covered range (see the module docstring)
                 if q == zero:  # deletes are frequent: skip the int() for them
-                    if price in book:
+                    if price in book:  # never below the covered range: nothing to check
                         del book[price]
                         del keys[bisect_left(keys, price)]
                     continue
                 # q[dot] raises IndexError for a string shorter than the scale: see below.
                 qty = int(q.replace(".", "", 1)) if q[dot] == "." else quantities[q]
+                if price < floor:
+                    continue  # below the covered range (see the module docstring), but read
                 if qty:
                     if price not in book:
                         insort(keys, price)
@@ -355,14 +355,14 @@ class OrderBook:
                     price = known[p]
                 except KeyError:
                     price = learn(p)
-                if price > ceiling:
-                    continue
                 if q == zero:
                     if price in book:
                         del book[price]
                         del keys[bisect_left(keys, -price)]
                     continue
                 qty = int(q.replace(".", "", 1)) if q[dot] == "." else quantities[q]
+                if price > ceiling:
+                    continue
                 if qty:
                     if price not in book:
                         insort(keys, -price)

@@ -310,3 +310,20 @@ def test_apply_text_at_quantity_scale_0_refuses_what_strict_decoding_refuses() -
         decoder.strict([["1.00000000", "7."]])
     with pytest.raises(ParseError):
         OrderBook("X", 8, 0).apply_text([["1.00000000", "7."]], [], decoder)
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks"),
+    [(["12"], []), ([["1.00000000", "1.0000000x"]], []), ([], [["99.00000000", "1.2.345678"]])],
+)
+def test_apply_text_refuses_a_malformed_row_even_beyond_the_covered_range(
+    bids: list[Any], asks: list[Any]
+) -> None:
+    # The same rows through decoder.fast() raise: the one-pass path must not skip them unread.
+    book = OrderBook("X")
+    book.load([(50 * 10**8, 1)], [(60 * 10**8, 1)], 1, depth=1)  # covers 50..60 only
+    decoder = LevelDecoder()
+    with pytest.raises(ParseError):
+        decoder.fast(bids or asks)
+    with pytest.raises(ParseError):
+        book.apply_text(bids, asks, decoder)
