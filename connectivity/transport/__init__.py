@@ -4,6 +4,8 @@
 - :mod:`connectivity.transport.websocket`: :class:`WebSocketConnection`, a reader greenlet with
   watchdogs, reconnect, rollover and outbound pacing; :mod:`.wsframes` decodes RFC 6455 frames
   and :mod:`.wsclient` is the websocket-client handshake boundary and the connection settings.
+- :mod:`connectivity.transport.wsapi`: :class:`WsApiClient`, blocking id-correlated requests
+  over one such connection (a venue's "WebSocket API"), its wire format a :class:`WsApiCodec`.
 - :mod:`connectivity.transport.fix`: codec (bytes), session (sans-I/O), pump (greenlets).
 """
 
@@ -23,17 +25,37 @@ from connectivity.transport.websocket import (
     WebSocketStats,
     websocket_client_factory,
 )
+from connectivity.transport.wsapi import (
+    Event,
+    RateLimitUsage,
+    Response,
+    WsApiClient,
+    WsApiCodec,
+    WsApiMethod,
+    WsApiSettings,
+    WsApiStats,
+    WsRequest,
+)
 
 __all__ = [
     "EndpointStats",
     "ErrorMapper",
+    "Event",
     "OutgoingRequest",
+    "RateLimitUsage",
     "RequestSigner",
+    "Response",
     "RestClient",
     "RestResponse",
     "WebSocketConnection",
     "WebSocketSettings",
     "WebSocketStats",
+    "WsApiClient",
+    "WsApiCodec",
+    "WsApiMethod",
+    "WsApiSettings",
+    "WsApiStats",
+    "WsRequest",
     "encode_params",
     "make_session",
     "websocket_client_factory",

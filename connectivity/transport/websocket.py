@@ -26,6 +26,9 @@ connection with no frame at all for ``idle_timeout_s`` and a watched subscriptio
 *useful* message (the venue router calls :meth:`touch`) for its interval, even while pings
 flow. A dead connection is reconnected with capped exponential backoff and full jitter, and
 ``on_connect(conn)`` runs on every new connection (resubscribe, re-login).
+``on_connection_end(number, reason)`` runs (in the reader) when physical connection ``number``
+is over, whatever ended it: a drop during ``on_connect``, a rollover's retired connection and
+:meth:`close` included; requests awaiting answers on it learn at once that none will come.
 
 Rollover: after ``rollover_after_s`` (Binance disconnects at 24 h) or on :meth:`rollover`
 (Binance ``serverShutdown``), a NEW connection is opened and ``on_connect`` runs for it before
@@ -148,6 +151,7 @@ class WebSocketConnection:
         on_disconnect: Callable[[str], None] | None = None,
         on_binary: MessageHandler | None = None,
         per_connection: Callable[[int], MessageHandler] | None = None,
+        on_connection_end: Callable[[int, str], None] | None = None,
         factory: Factory | None = None,
         rng: random.Random | None = None,
         name: str = "ws",
@@ -165,6 +169,7 @@ class WebSocketConnection:
         self._on_disconnect = on_disconnect
         self._on_binary = on_binary
         self._per_connection = per_connection
+        self._on_connection_end = on_connection_end
         self._clock = clock
         self._factory = factory or websocket_client_factory()
         self._rng = rng or random.Random()
@@ -223,6 +228,12 @@ class WebSocketConnection:
         """Stop watching ``key``."""
         self._watches.pop(key, None)
         self._touched.pop(key, None)
+
+    @property
+    def connection_number(self) -> int | None:
+        """Return the number of the connection :meth:`send` writes to (None before the first)."""
+        session = self._session
+        return None if session is None else session.number
 
     def last_message_age_s(self) -> float | None:
         """Return seconds since the last data message (None before the first)."""
@@ -473,6 +484,16 @@ class WebSocketConnection:
         finally:
             session.end("reader stopped")
             session.wire.shutdown()
+            self._connection_ended(session)
+
+    def _connection_ended(self, session: _Session) -> None:
+        """Tell ``on_connection_end`` which physical connection is over (its reader has stopped)."""
+        if self._on_connection_end is None:
+            return
+        try:
+            self._on_connection_end(session.number, session.reason)
+        except Exception as exc:
+            self._count_error(exc, "on_connection_end raised")
 
     def _read_frames(self, session: _Session) -> None:
         """Read large chunks and decode them; text frames take the fast path to ``on_message``."""

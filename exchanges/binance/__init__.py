@@ -1,7 +1,8 @@
-"""Binance Spot: REST, websocket market data, signing and error codes (WS-API and FIX next).
+"""Binance Spot: REST, websocket market data, the WS-API client, signing and error codes.
 
-Role-named modules: ``constants`` (every venue fact), ``endpoints``, ``auth``, ``symbols``,
-``parsers``, ``errors``, ``dialect`` (Binance as a market-data dialect of the generic
+Role-named modules: ``constants`` (every venue fact), ``endpoints`` (REST endpoints and WS-API
+methods), ``auth``, ``symbols``, ``parsers``, ``errors``, ``wsapi`` (the WS-API codec and its
+per-connection logon), ``dialect`` (Binance as a market-data dialect of the generic
 connector), ``streams`` and ``connector`` (thin named constructors over the generic router and
 connector), ``recording`` (the cryptofeed reader) and ``sim`` (the simulated venue, which
 library code never imports).
@@ -12,6 +13,7 @@ from exchanges.binance.connector import BinanceMarketData, BinanceMarketDataConf
 from exchanges.binance.dialect import BinanceDialect
 from exchanges.binance.errors import BINANCE_ERRORS, binance_error_mapper, error_for_code
 from exchanges.binance.symbols import SymbolMap, parse_exchange_info, parse_instrument
+from exchanges.binance.wsapi import BinanceWsApiCodec, binance_on_connect, binance_ws_api_client
 
 __all__ = [
     "BINANCE_ERRORS",
@@ -19,9 +21,12 @@ __all__ = [
     "BinanceMarketData",
     "BinanceMarketDataConfig",
     "BinanceSigner",
+    "BinanceWsApiCodec",
     "KeyType",
     "SymbolMap",
     "binance_error_mapper",
+    "binance_on_connect",
+    "binance_ws_api_client",
     "error_for_code",
     "parse_exchange_info",
     "parse_instrument",

@@ -48,6 +48,8 @@ __all__ = [
     "WS_BASE_URLS",
     "WS_COMBINED_PATH",
     "WS_RAW_PATH",
+    "WS_API_URLS",
+    "WS_API_RATE_LIMIT_BUCKETS",
     "depth_weight",
 ]
 
@@ -64,6 +66,21 @@ WS_BASE_URLS = {
     "prod_443": "wss://stream.binance.com:443",
     "market_data": "wss://data-stream.binance.vision",
     "testnet": "wss://stream.testnet.binance.vision",
+}
+# WebSocket API (order entry over a websocket), spec section 5.
+WS_API_URLS = {
+    "prod": "wss://ws-api.binance.com:443/ws-api/v3",
+    "prod_9443": "wss://ws-api.binance.com:9443/ws-api/v3",
+    "testnet": "wss://ws-api.testnet.binance.vision/ws-api/v3",
+    "demo": "wss://demo-ws-api.binance.com/ws-api/v3",
+}
+# A WS-API answer's ``rateLimits`` entry (rateLimitType, interval, intervalNum) -> the limiter
+# bucket it reports on (the names of ``endpoints``); other entries (RAW_REQUESTS) are not
+# metered locally and are ignored.
+WS_API_RATE_LIMIT_BUCKETS = {
+    ("REQUEST_WEIGHT", "MINUTE", 1): "weight",
+    ("ORDERS", "SECOND", 10): "orders_10s",
+    ("ORDERS", "DAY", 1): "orders_1d",
 }
 WS_RAW_PATH = "/ws/"  # + one stream name
 WS_COMBINED_PATH = "/stream?streams="  # + stream names joined by "/"

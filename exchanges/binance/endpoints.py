@@ -1,4 +1,4 @@
-"""Binance Spot REST endpoints as data (``specs/binance.md`` 2.1): method, path, signed, weight.
+"""Binance Spot REST endpoints and WS-API methods as data (``specs/binance.md`` 2.1, 5).
 
 Weights are the documented request weights drawn from the ``"weight"`` bucket (the
 ``REQUEST_WEIGHT`` limit, corrected from ``X-MBX-USED-WEIGHT-1M``); order endpoints also
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectivity.connector.endpoint import Endpoint
+from connectivity.transport.wsapi import WsApiMethod
 from exchanges.binance.constants import (
     DEPTH_PATH,
     EXCHANGE_INFO_PATH,
@@ -34,6 +35,21 @@ __all__ = [
     "TIME",
     "USED_WEIGHT_HEADER",
     "WEIGHT_BUCKET",
+    "WS_ACCOUNT_STATUS",
+    "WS_CANCEL_ALL",
+    "WS_CANCEL_REPLACE",
+    "WS_METHODS",
+    "WS_ORDER_CANCEL",
+    "WS_ORDER_PLACE",
+    "WS_ORDER_STATUS",
+    "WS_OPEN_ORDERS",
+    "WS_PING",
+    "WS_SESSION_LOGON",
+    "WS_SESSION_STATUS",
+    "WS_TIME",
+    "WS_USER_DATA_SUBSCRIBE",
+    "WS_USER_DATA_SUBSCRIBE_SIGNED",
+    "WS_USER_DATA_UNSUBSCRIBE",
 ]
 
 WEIGHT_BUCKET = "weight"
@@ -81,5 +97,50 @@ ENDPOINTS: dict[str, Endpoint] = {
         OPEN_ORDERS,
         ACCOUNT,
         MY_TRADES,
+    )
+}
+
+# WebSocket API methods (spec section 5). Weights are those of the REST twin (the WS-API docs
+# give the same figures); ``session.*`` and ``userDataStream.*`` weights are 2 per the docs'
+# method tables (UNVERIFIED in our spec snapshot). Placements and cancels are not idempotent:
+# a lost answer leaves them in doubt. Queries are.
+WS_PING = WsApiMethod("ping", weight=1, idempotent=True)
+WS_TIME = WsApiMethod("time", weight=1, idempotent=True)
+WS_SESSION_LOGON = WsApiMethod("session.logon", signed=True, weight=2, idempotent=True)
+WS_SESSION_STATUS = WsApiMethod("session.status", weight=2, idempotent=True)
+WS_USER_DATA_SUBSCRIBE = WsApiMethod("userDataStream.subscribe", weight=2, idempotent=True)
+WS_USER_DATA_SUBSCRIBE_SIGNED = WsApiMethod(
+    "userDataStream.subscribe.signature", signed=True, weight=2, idempotent=True
+)
+WS_USER_DATA_UNSUBSCRIBE = WsApiMethod("userDataStream.unsubscribe", weight=2, idempotent=True)
+WS_ORDER_PLACE = WsApiMethod("order.place", signed=True, weight=1, extra_costs=ORDERS_BUCKETS)
+WS_ORDER_CANCEL = WsApiMethod("order.cancel", signed=True, weight=1)
+WS_CANCEL_REPLACE = WsApiMethod(
+    "order.cancelReplace", signed=True, weight=1, extra_costs=ORDERS_BUCKETS
+)
+WS_CANCEL_ALL = WsApiMethod("openOrders.cancelAll", signed=True, weight=1)
+WS_ORDER_STATUS = WsApiMethod("order.status", signed=True, weight=4, idempotent=True)
+WS_OPEN_ORDERS = WsApiMethod(
+    "openOrders.status", signed=True, weight=_open_orders_weight, idempotent=True
+)
+WS_ACCOUNT_STATUS = WsApiMethod("account.status", signed=True, weight=20, idempotent=True)
+
+WS_METHODS: dict[str, WsApiMethod] = {
+    m.name: m
+    for m in (
+        WS_PING,
+        WS_TIME,
+        WS_SESSION_LOGON,
+        WS_SESSION_STATUS,
+        WS_USER_DATA_SUBSCRIBE,
+        WS_USER_DATA_SUBSCRIBE_SIGNED,
+        WS_USER_DATA_UNSUBSCRIBE,
+        WS_ORDER_PLACE,
+        WS_ORDER_CANCEL,
+        WS_CANCEL_REPLACE,
+        WS_CANCEL_ALL,
+        WS_ORDER_STATUS,
+        WS_OPEN_ORDERS,
+        WS_ACCOUNT_STATUS,
     )
 }
