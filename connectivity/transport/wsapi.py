@@ -421,29 +421,26 @@ class WsApiClient:
         status = response.status
         if response.ok:
             return None
+        mapped = self._codec.error(response, request)
         context: dict[str, Any] = {
             "venue": self.venue,
             "operation": request.method,
             "status": status,
+            "code": mapped.code if mapped is not None else None,
             "payload": response.raw,
         }
-        mapped = self._codec.error(response, request)
         if status in (429, 418):
             retry_after = self._retry_after(response)
             cls = errors.Banned if status == 418 else errors.RateLimited
-            code = mapped.code if mapped is not None else None
             return cls(
-                f"status {status}: wait {retry_after:.3f}s",
-                retry_after=retry_after,
-                code=code,
-                **context,
+                f"status {status}: wait {retry_after:.3f}s", retry_after=retry_after, **context
             )
         if (status >= 500 or status == 408) and not request.idempotent:
-            code = mapped.code if mapped is not None else None
             return errors.OrderOutcomeUnknown(
-                f"status {status}: it may have been executed", code=code, **context
+                f"status {status}: it may have been executed", **context
             )
-        if mapped is not None:
+        # A server error is never a definite refusal, whatever code it carries.
+        if mapped is not None and not (status >= 500 and isinstance(mapped, errors.Rejected)):
             for key in ("venue", "operation", "status"):
                 if getattr(mapped, key) is None:
                     setattr(mapped, key, context[key])
