@@ -5,7 +5,8 @@
   watchdogs, reconnect, rollover and outbound pacing; :mod:`.wsframes` decodes RFC 6455 frames
   and :mod:`.wsclient` is the websocket-client handshake boundary and the connection settings.
 - :mod:`connectivity.transport.wsapi`: :class:`WsApiClient`, blocking id-correlated requests
-  over one such connection (a venue's "WebSocket API"), its wire format a :class:`WsApiCodec`.
+  over one such connection (a venue's "WebSocket API"); :mod:`.wsapi_codec` is its venue seam
+  (:class:`WsApiCodec`, the request/answer/event values, :class:`WsApiMethod` data).
 - :mod:`connectivity.transport.fix`: codec (bytes), session (sans-I/O), pump (greenlets).
 """
 

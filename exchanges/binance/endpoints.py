@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectivity.connector.endpoint import Endpoint
-from connectivity.transport.wsapi import WsApiMethod
+from connectivity.transport.wsapi_codec import WsApiMethod
 from exchanges.binance.constants import (
     DEPTH_PATH,
     EXCHANGE_INFO_PATH,
