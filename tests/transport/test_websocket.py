@@ -194,6 +194,39 @@ def test_server_drop_reconnects_and_on_connect_resubscribes(server_factory, conn
     assert len(rec.disconnects) == 1 and "EOF" in rec.disconnects[0]
 
 
+def test_every_connection_end_is_reported_with_its_number_and_reason(
+    server_factory, connections
+) -> None:
+    accepted: list[ServerConnection] = []
+
+    def handler(conn: ServerConnection) -> None:
+        accepted.append(conn)
+        if len(accepted) == 1:
+            conn.abort()  # the first connection dies during on_connect's wait
+            return
+        hold_open(conn)
+
+    server = server_factory(handler)
+    ended: list[tuple[int, str]] = []
+    first_wait = gevent.event.Event()
+
+    def on_connect(c: WebSocketConnection) -> None:
+        if c.connection_number == 1:
+            first_wait.wait(timeout=5)  # released by the end notice, not by the manager
+
+    def on_end(number: int, reason: str) -> None:
+        ended.append((number, reason))
+        first_wait.set()
+
+    conn = connect(
+        connections, server.url(), Recorder(), on_connect=on_connect, on_connection_end=on_end
+    )
+    wait_for(lambda: conn.connected.is_set() and conn.connection_number == 2)
+    assert [number for number, _ in ended] == [1] and "EOF" in ended[0][1]
+    conn.close()
+    assert [number for number, _ in ended] == [1, 2]
+
+
 def test_server_close_frame_is_answered_and_reconnects_with_the_reason(
     server_factory, connections
 ) -> None:

@@ -275,6 +275,47 @@ def test_reconnect_reruns_on_connect_before_any_other_request_goes_out(
     assert client.connection.stats.reconnects == 1
 
 
+def test_drop_during_on_connect_fails_its_request_at_once_and_the_handshake_is_retried(
+    venue_server: Callable[[Venue], WebSocketServer], clients: list[WsApiClient]
+) -> None:
+    clock = ManualClock()  # never advanced to the logon's 10 s deadline
+    dropped: list[bool] = []
+
+    def drop_first_logon(conn: ServerConnection, request: dict[str, Any]) -> None:
+        if not dropped:
+            dropped.append(True)
+            conn.abort()
+            return
+        answer_ok(conn, request)
+
+    venue = Venue(drop_first_logon)
+    failures: list[Exception] = []
+
+    def on_connect(client: WsApiClient) -> None:
+        try:
+            client.request(WsRequest("logon", idempotent=True))
+        except ConnectionLost as exc:
+            failures.append(exc)
+            raise
+
+    server = venue_server(venue)
+    client = WsApiClient(
+        server.url(),
+        JsonCodec(),
+        venue="test",
+        clock=clock,
+        ws_settings=FAST,
+        on_connect=on_connect,
+    )
+    clients.append(client)
+    client.start()
+    wait_for(lambda: failures)  # the connection's end, not the deadline, ended the logon
+    clock.advance(1.0)  # the reconnect backoff
+    assert client.wait_connected(BOUND_S)
+    assert venue.log == [(1, "logon"), (2, "logon")]
+    assert client.stats.dropped == 1
+
+
 def test_request_while_unreachable_fails_typed_at_its_deadline_without_sending(
     clients: list[WsApiClient], supervisor: Supervisor
 ) -> None:
