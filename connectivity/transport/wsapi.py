@@ -191,9 +191,10 @@ class WsApiClient:
 
     # -- requests --------------------------------------------------------------------------
     def call(self, method: WsApiMethod, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
-        """Send one documented method with its costs; return the answer's ``result``."""
+        """Send one documented method (its costs drawn if the client meters); return ``result``."""
         params = dict(params or {})
-        return self.request(method.request(params), costs=method.costs(params), **kw).result
+        costs = method.costs(params) if self.limiter is not None else None
+        return self.request(method.request(params), costs=costs, **kw).result
 
     def request(
         self,
