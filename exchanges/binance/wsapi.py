@@ -34,7 +34,12 @@ from connectivity.transport.wsapi import (
 )
 from connectivity.transport.wsclient import Factory, WebSocketSettings
 from exchanges.binance.auth import BinanceSigner, KeyType
-from exchanges.binance.constants import ROLLOVER_AFTER_S, VENUE, WS_API_RATE_LIMIT_BUCKETS
+from exchanges.binance.constants import (
+    ROLLOVER_AFTER_S,
+    SERVER_SHUTDOWN_EVENT,
+    VENUE,
+    WS_API_RATE_LIMIT_BUCKETS,
+)
 from exchanges.binance.endpoints import (
     WS_SESSION_LOGON,
     WS_USER_DATA_SUBSCRIBE,
@@ -220,11 +225,24 @@ def binance_ws_api_client(
     ws_settings: WebSocketSettings | None = None,
     factory: Factory | None = None,
 ) -> WsApiClient:
-    """Build a Binance WS-API client that logs on and resubscribes after every connect."""
+    """Build a Binance WS-API client that logs on and resubscribes after every connect.
+
+    A ``serverShutdown`` event rolls the connection over (a new one, logged on and subscribed,
+    before the old one closes); every event also goes to ``on_event``.
+    """
     codec = BinanceWsApiCodec(
         signer, clock=clock, timestamp_ms=timestamp_ms, recv_window_ms=recv_window_ms
     )
-    return WsApiClient(
+    built: list[WsApiClient] = []  # the handler needs the client it is handed to
+
+    def dispatch(event: Event, ts_recv_ns: int) -> None:
+        payload = event.payload
+        if built and isinstance(payload, dict) and payload.get("e") == SERVER_SHUTDOWN_EVENT:
+            built[0].connection.rollover()
+        if on_event is not None:
+            on_event(event, ts_recv_ns)
+
+    client = WsApiClient(
         url,
         codec,
         venue=VENUE,
@@ -232,8 +250,10 @@ def binance_ws_api_client(
         settings=settings,
         ws_settings=ws_settings or BINANCE_WS_API_SETTINGS,
         on_connect=binance_on_connect(codec, user_data=user_data) if signer else None,
-        on_event=on_event,
+        on_event=dispatch,
         limiter=limiter,
         factory=factory,
         name="binance-wsapi",
     )
+    built.append(client)
+    return client

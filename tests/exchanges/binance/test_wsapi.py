@@ -371,3 +371,25 @@ def test_order_answered_with_a_server_error_is_in_doubt(
     with pytest.raises(OrderOutcomeUnknown) as caught:
         client.call(WS_ORDER_PLACE, ORDER)
     assert caught.value.code == -1007 and caught.value.status == 503
+
+
+def test_server_shutdown_event_rolls_over_to_a_new_logged_on_subscribed_connection(
+    servers: list[WebSocketServer], clients: list[WsApiClient]
+) -> None:
+    venue = ScriptedVenue(ed_check)
+    venue.scripts["userDataStream.subscribe"] = lambda conn, request: {"subscriptionId": 0}
+    events: list[Event] = []
+    client = start(
+        venue, servers, clients, ED_SIGNER, ManualClock(), on_event=lambda e, ts: events.append(e)
+    )
+    venue.connections[0].send_text(b'{"event":{"e":"serverShutdown","E":1}}')
+    wait_for(lambda: client.connection.stats.rollovers == 1)
+    methods = [(number, method) for number, method, _ in venue.log]
+    assert methods == [
+        (1, "session.logon"),
+        (1, "userDataStream.subscribe"),
+        (2, "session.logon"),
+        (2, "userDataStream.subscribe"),
+    ]
+    assert [e.payload["e"] for e in events] == ["serverShutdown"]
+    assert client.connection.stats.reconnects == 0
