@@ -161,7 +161,11 @@ class WsApiClient:
         self.connection.start()
 
     def close(self) -> None:
-        """Close the connection (joining its greenlets); waiting requests raise ClosedError."""
+        """Close the connection (joining its greenlets) and end every waiting request.
+
+        A request already sent ends as its connection does (in doubt unless idempotent); one
+        not sent yet raises :class:`~connectivity.errors.ClosedError`.
+        """
         self._closed = True
         self.connection.close()
         for call in list(self._pending.values()):
