@@ -31,7 +31,7 @@ policy every venue shares:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from typing import Any
 
 import attrs
@@ -206,8 +206,13 @@ class WsApiClient:
         *,
         timeout: float | None = None,
         costs: Mapping[str, int] | None = None,
+        accept: Collection[int] = (),
     ) -> Response:
-        """Send ``request`` and return its 2xx answer, or raise a typed error (see module doc)."""
+        """Send ``request`` and return its 2xx answer, or raise a typed error (see module doc).
+
+        An answer whose status is in ``accept`` is returned, not raised: the caller reads its
+        ``error`` itself (a partial success, e.g. a cancel-replace with one leg done).
+        """
         if self._closed:
             raise errors.ClosedError(f"{self.name} is closed", venue=self.venue)
         timeout_s = self.settings.request_timeout_s if timeout is None else timeout
@@ -228,7 +233,7 @@ class WsApiClient:
             self._await_answer(call, deadline)
         finally:
             self._pending.pop(key, None)
-        return self._result(call)
+        return self._result(call, accept)
 
     def _await_connection(self, deadline: int, operation: str) -> None:
         connected = self.connection.connected
@@ -284,11 +289,13 @@ class WsApiClient:
             return errors.ConnectionLost(why, **context)
         return errors.RequestTimeout(why, **context)
 
-    def _result(self, call: _Call) -> Response:
+    def _result(self, call: _Call, accept: Collection[int]) -> Response:
         outcome = call.outcome
         if isinstance(outcome, errors.ConnectivityError):
             raise outcome
         assert outcome is not None  # set by whoever set ``done``
+        if outcome.status in accept:
+            return outcome
         error = self._status_error(outcome, call.request)
         if error is not None:
             raise error

@@ -407,6 +407,21 @@ def test_error_status_maps_by_idempotence_and_venue_code(
     assert caught.value.code == -2010 and caught.value.operation == "order.place"
 
 
+def test_accepted_error_status_returns_the_answer_for_the_caller_to_read(
+    venue_server: Callable[[Venue], WebSocketServer], clients: list[WsApiClient]
+) -> None:
+    error = {"code": -2021, "msg": "partially failed", "data": {"cancelResult": "SUCCESS"}}
+
+    def partial(conn: ServerConnection, request: dict[str, Any]) -> None:
+        conn.send_text(orjson.dumps({"id": request["id"], "status": 409, "error": error}))
+
+    client = make_client(clients, venue_server(Venue(partial)))
+    answer = client.request(WsRequest("order.cancelReplace"), accept=(409,))
+    assert (answer.status, answer.error) == (409, error)
+    with pytest.raises(Rejected):
+        client.request(WsRequest("order.cancelReplace"))
+
+
 def test_malformed_frame_and_unknown_id_are_counted_and_the_connection_goes_on(
     venue_server: Callable[[Venue], WebSocketServer], clients: list[WsApiClient]
 ) -> None:
