@@ -29,6 +29,7 @@ class Endpoint:
     method: str
     path: str
     signed: bool = False
+    api_key: bool = False  # sends the venue's API-key header though unsigned (Binance USER_STREAM)
     weight: int | WeightFn = 1  # cost in the ``bucket`` pool; a function of the params if it varies
     bucket: str = "weight"
     extra_costs: Mapping[str, int] = attrs.field(factory=dict)  # e.g. {"orders_10s": 1}
