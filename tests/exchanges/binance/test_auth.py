@@ -134,7 +134,7 @@ def test_signed_request_reproduces_official_rest_vector(vector: dict[str, Any]) 
 def test_non_ascii_is_percent_encoded_before_signing_even_in_a_raw_query() -> None:
     vector = VECTORS["rest_hmac"][1]
     signer = _hmac_signer(vector["timestamp"])
-    raw = "&".join(f"{k}={v}" for k, v in vector["params"])  # "symbol=１２３４５６&..." as typed
+    raw = "&".join(f"{k}={v}" for k, v in vector["params"])  # the full-width digits, unencoded
     signed = signer.sign_request(OutgoingRequest("POST", "/api/v3/order", raw))
     assert signed.query == f"{vector['payload']}&signature={vector['signature']}"
     assert rest_payload(raw + "&recvWindow=5000&timestamp=1499827319559") == (
