@@ -56,10 +56,6 @@ class ClockSync:
         self.samples_taken = 0
         self.failures = 0
 
-    def offset_ns(self, local_ns: int) -> int:
-        """Return the current offset estimate (this object is the signer's offset source)."""
-        return self.estimator.offset_ns(local_ns)
-
     def sample(self) -> OffsetSample:
         """Take one round trip now and add it to the estimator."""
         clock = self._clock
