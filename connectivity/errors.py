@@ -5,6 +5,9 @@
     ConnectivityError                       every error this library raises
     |-- ConfigError (ValueError)            fix the configuration; never retried
     |-- ClosedError (RuntimeError)          the component was closed; make a new one
+    |-- InvalidOrder (ValueError)           DON'T SEND: a local pre-trade check refused it
+    |   |-- FilterViolation                     breaks an instrument filter (tick, lot, notional)
+    |   `-- InsufficientFunds                   needs more than the balance has free
     |-- TransportError                      RETRY: the request never got a definite answer
     |   |-- ConnectFailed (ConnectionError)     could not connect (DNS, refused, TLS handshake)
     |   |-- ConnectionLost (ConnectionError)    an established connection dropped
@@ -15,7 +18,6 @@
     |-- AuthError (PermissionError)         STOP: bad key, signature, permissions or clock
     |-- Rejected                            DON'T RETRY: the venue definitely refused (``code``)
     |   `-- OrderRejected                       an order, cancel or replace was refused
-    |-- InsufficientFunds (ValueError)      DON'T SEND: our pre-trade check found too little
     |-- ResyncRequired                      RESYNC the affected stream / book / session
     |   |-- SequenceGap                         update ids or MsgSeqNum jumped
     |   |-- ChecksumMismatch                    a venue-published checksum did not match
@@ -45,7 +47,9 @@ __all__ = [
     "ConnectFailed",
     "ConnectionLost",
     "ConnectivityError",
+    "FilterViolation",
     "InsufficientFunds",
+    "InvalidOrder",
     "OrderOutcomeUnknown",
     "OrderRejected",
     "ParseError",
@@ -135,6 +139,35 @@ class ClosedError(ConnectivityError, RuntimeError):
     """The component was closed and cannot be used again."""
 
 
+class InvalidOrder(ConnectivityError, ValueError):
+    """An order failed a check we make before sending; nothing was sent, fix the order."""
+
+
+class FilterViolation(InvalidOrder):
+    """An order breaks one of the instrument's filters (the venue would answer -1013).
+
+    ``filter_name`` is the venue's filter (``PRICE_FILTER``, ``LOT_SIZE``, ...), ``field`` the
+    order value checked (``price``, ``quantity``, ``notional``, ``open_orders``), ``value`` that
+    value and ``limit`` the bound or increment it broke.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        filter_name: str,
+        field: str,
+        value: object,
+        limit: object,
+        **context: Any,
+    ) -> None:
+        super().__init__(message, **context)
+        self.filter_name = filter_name
+        self.field = field
+        self.value = value
+        self.limit = limit
+
+
 class TransportError(ConnectivityError):
     """No definite answer came back; the operation may be retried (if idempotent)."""
 
@@ -179,7 +212,7 @@ class OrderRejected(Rejected):
     """An order, cancel or replace was definitely refused by the venue."""
 
 
-class InsufficientFunds(ConnectivityError, ValueError):
+class InsufficientFunds(InvalidOrder):
     """Our local pre-trade check refused an order: it needs more than is available."""
 
 

@@ -126,6 +126,16 @@ class Instrument:
     price_scale: int = 8  # decimals carried by fixed-point prices of this instrument
     qty_scale: int = 8
     status: str = "TRADING"
+    # The rest of the venue's filters (checked by connectivity.core.filters); 0 / None = off.
+    min_price: Decimal = attrs.field(default=Decimal(0), validator=_non_negative)
+    max_price: Decimal | None = None
+    market_step_size: Decimal = attrs.field(default=Decimal(0), validator=_non_negative)
+    market_min_qty: Decimal = attrs.field(default=Decimal(0), validator=_non_negative)
+    market_max_qty: Decimal | None = None
+    min_notional_market: bool = True  # does the minimum notional apply to MARKET orders?
+    max_notional_market: bool = True
+    avg_price_mins: int | None = None  # MARKET notional uses the average price of these minutes
+    max_num_orders: int | None = None  # open orders allowed on the symbol
 
 
 @attrs.frozen

@@ -3,9 +3,11 @@
 Our canonical spelling is ``BASE-QUOTE`` (``"BTC-USDT"``); Binance's REST spelling is
 ``"BTCUSDT"`` and its stream spelling ``"btcusdt"``. Going from Binance's spelling back to
 ours needs the base/quote split, which only ``exchangeInfo`` knows, so :class:`SymbolMap` is
-built from the parsed instruments. Filters (``specs/binance.md`` 2.4): tick size from
-``PRICE_FILTER``, step/min/max quantity from ``LOT_SIZE``, min (and max) notional from
-``NOTIONAL`` or, on older symbols, ``MIN_NOTIONAL``.
+built from the parsed instruments. Filters (``specs/binance.md`` 2.4): tick size and price
+bounds from ``PRICE_FILTER``, step/min/max quantity from ``LOT_SIZE`` and ``MARKET_LOT_SIZE``,
+min (and max) notional with their MARKET flags from ``NOTIONAL`` or, on older symbols,
+``MIN_NOTIONAL``, and ``MAX_NUM_ORDERS``; :mod:`connectivity.core.filters` checks orders
+against them. A bound of 0 disables it (``None`` here).
 """
 
 from __future__ import annotations
@@ -72,39 +74,85 @@ def parse_instrument(data: dict[str, Any]) -> Instrument:
         raise ParseError(
             f"{venue_symbol}: PRICE_FILTER and LOT_SIZE are required", venue=VENUE, payload=data
         )
-    notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
     try:
-        tick = _decimal(price_filter["tickSize"], "tickSize", data)
-        step = _decimal(lot["stepSize"], "stepSize", data)
-        min_qty = _decimal(lot["minQty"], "minQty", data)
-        max_qty = _positive_or_none(_decimal(lot["maxQty"], "maxQty", data))
-        min_notional = _decimal(notional.get("minNotional", "0"), "minNotional", data)
-        max_notional = (
-            _positive_or_none(_decimal(notional["maxNotional"], "maxNotional", data))
-            if "maxNotional" in notional
-            else None
+        return Instrument(
+            venue=VENUE,
+            symbol=f"{base}-{quote}",
+            venue_symbol=venue_symbol,
+            base=base,
+            quote=quote,
+            tick_size=_decimal(price_filter["tickSize"], "tickSize", data),
+            step_size=_decimal(lot["stepSize"], "stepSize", data),
+            min_qty=_decimal(lot["minQty"], "minQty", data),
+            max_qty=_positive_or_none(_decimal(lot["maxQty"], "maxQty", data)),
+            # Depth strings always carry 8 decimals; keep the fast exact parse path.
+            price_scale=max(PRICE_SCALE, scale_of(price_filter["tickSize"])),
+            qty_scale=max(QTY_SCALE, scale_of(lot["stepSize"])),
+            status=status,
+            min_price=_decimal(price_filter["minPrice"], "minPrice", data),
+            max_price=_positive_or_none(_decimal(price_filter["maxPrice"], "maxPrice", data)),
+            **_market_lot(filters.get("MARKET_LOT_SIZE"), data),
+            **_notional(filters, data),
+            max_num_orders=_optional_int(filters.get("MAX_NUM_ORDERS"), "maxNumOrders", data),
         )
     except KeyError as exc:
         raise ParseError(
             f"{venue_symbol}: missing filter field {exc}", venue=VENUE, payload=data
         ) from exc
-    return Instrument(
-        venue=VENUE,
-        symbol=f"{base}-{quote}",
-        venue_symbol=venue_symbol,
-        base=base,
-        quote=quote,
-        tick_size=tick,
-        step_size=step,
-        min_qty=min_qty,
-        max_qty=max_qty,
-        min_notional=min_notional,
-        max_notional=max_notional,
-        # Depth strings always carry 8 decimals; keep the fast exact parse path.
-        price_scale=max(PRICE_SCALE, scale_of(price_filter["tickSize"])),
-        qty_scale=max(QTY_SCALE, scale_of(lot["stepSize"])),
-        status=status,
-    )
+    except ParseError:
+        raise
+    except ValueError as exc:  # the model refused a value (a negative bound)
+        raise ParseError(f"{venue_symbol}: {exc}", venue=VENUE, payload=data) from exc
+
+
+def _market_lot(market_lot: dict[str, Any] | None, data: Any) -> dict[str, Any]:
+    if market_lot is None:
+        return {}
+    return {
+        "market_step_size": _decimal(market_lot["stepSize"], "stepSize", data),
+        "market_min_qty": _decimal(market_lot["minQty"], "minQty", data),
+        "market_max_qty": _positive_or_none(_decimal(market_lot["maxQty"], "maxQty", data)),
+    }
+
+
+def _notional(filters: dict[str, dict[str, Any]], data: Any) -> dict[str, Any]:
+    """Read ``NOTIONAL`` (min and max, each with its MARKET flag) or the older ``MIN_NOTIONAL``."""
+    new = filters.get("NOTIONAL")
+    if new is not None:
+        max_raw = new.get("maxNotional")
+        return {
+            "min_notional": _decimal(new["minNotional"], "minNotional", data),
+            "min_notional_market": _flag(new, "applyMinToMarket", data),
+            "max_notional": None
+            if max_raw is None
+            else _positive_or_none(_decimal(max_raw, "maxNotional", data)),
+            "max_notional_market": _flag(new, "applyMaxToMarket", data),
+            "avg_price_mins": _optional_int(new, "avgPriceMins", data),
+        }
+    old = filters.get("MIN_NOTIONAL")
+    if old is None:
+        return {}
+    return {
+        "min_notional": _decimal(old["minNotional"], "minNotional", data),
+        "min_notional_market": _flag(old, "applyToMarket", data),
+        "avg_price_mins": _optional_int(old, "avgPriceMins", data),
+    }
+
+
+def _flag(entry: dict[str, Any], name: str, data: Any) -> bool:
+    value = entry.get(name, True)  # absent: the venue applies the bound to every order type
+    if not isinstance(value, bool):
+        raise ParseError(f"Binance {name} is not a boolean", venue=VENUE, payload=data)
+    return value
+
+
+def _optional_int(entry: dict[str, Any] | None, name: str, data: Any) -> int | None:
+    value = None if entry is None else entry.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ParseError(f"Binance {name} is not a non-negative integer", venue=VENUE, payload=data)
+    return value
 
 
 def parse_exchange_info(
