@@ -72,6 +72,7 @@ from connectivity.core.ratelimit import Bucket, RateLimiter
 from connectivity.core.reconcile import ReconcileResult, VenueSnapshot, reconcile
 from connectivity.core.state import IllegalTransition, StateConfig, StateManager
 from connectivity.core.store import AppendLog, FileStore, MemoryStore, Store
+from connectivity.core.timesync import ClockOffsetEstimator
 from connectivity.errors import (
     AuthError,
     Banned,
@@ -82,7 +83,9 @@ from connectivity.errors import (
     ConnectFailed,
     ConnectionLost,
     ConnectivityError,
+    FilterViolation,
     InsufficientFunds,
+    InvalidOrder,
     OrderOutcomeUnknown,
     OrderRejected,
     ParseError,
@@ -116,6 +119,7 @@ __all__ = [
     "Bucket",
     "ChecksumMismatch",
     "Clock",
+    "ClockOffsetEstimator",
     "ClosedError",
     "ConfigError",
     "ConnectFailed",
@@ -130,10 +134,12 @@ __all__ = [
     "FileJournal",
     "FileStore",
     "Fill",
+    "FilterViolation",
     "IllegalTransition",
     "Instrument",
     "InsufficientFunds",
     "IntegrityMode",
+    "InvalidOrder",
     "InvalidReason",
     "Journal",
     "LatencyRecorder",

@@ -6,10 +6,11 @@ factory) and ``snapshots`` (snapshot planning against the weight budget); ``dial
 a venue supplies); ``router`` (one connection's inbound frames); ``streams`` (desired vs
 acknowledged subscriptions); ``recording`` (the venue-neutral ``--record`` format) and
 ``replay`` (a recording through a dialect and a fresh ``BookSync``); ``endpoint`` (REST
-endpoint values).
+endpoint values); ``clock_sync`` (the supervised venue-clock sampler).
 """
 
 from connectivity.connector.base import Connector, EventSink, QueueSink
+from connectivity.connector.clock_sync import ClockSync
 from connectivity.connector.dialect import Channel, MarketDataDialect, SnapshotSource
 from connectivity.connector.endpoint import Endpoint
 from connectivity.connector.market_data import MarketDataConfig, MarketDataConnector
@@ -18,6 +19,7 @@ from connectivity.connector.streams import AckMode, Subscriptions
 __all__ = [
     "AckMode",
     "Channel",
+    "ClockSync",
     "Connector",
     "Endpoint",
     "EventSink",

@@ -2,6 +2,8 @@
 
 - ``clock``: the one time seam (``SystemClock``, ``ManualClock`` for tests).
 - ``decimal``: exact venue decimal strings <-> fixed-point ints; tick/step rounding.
+- ``filters``: an order checked against its instrument's filters before it is sent.
+- ``timesync``: the venue clock-offset estimator (round-trip midpoints, min-RTT, drift).
 - ``models``: frozen values (instruments, orders, fills, balances, book levels, trades).
 - ``book`` / ``book_sync`` / ``book_integrity``: the L2 book (truncatable to a depth),
   snapshot + delta sync with a declared integrity mode and a rule as a strategy object
