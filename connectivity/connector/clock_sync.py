@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import gevent
+import gevent.event
 import gevent.lock
 
 from connectivity.core.clock import Clock
@@ -53,6 +55,7 @@ class ClockSync:
         self._resync_timeout_s = resync_timeout_s
         self._on_error = on_error
         self._resyncing = gevent.lock.Semaphore()
+        self._sampled = gevent.event.Event()  # replaced after each sample: wakes every waiter
         self.samples_taken = 0
         self.failures = 0
 
@@ -64,7 +67,20 @@ class ClockSync:
         # The RTT comes from the monotonic clock: a wall-clock step mid-request cannot fake it.
         sample = self.estimator.add(sent, server, sent + clock.monotonic_ns() - started)
         self.samples_taken += 1
+        self._sampled.set()
+        self._sampled = gevent.event.Event()
         return sample
+
+    def wait_samples(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` samples were taken in all; False if ``timeout`` s pass first.
+
+        A connector calls ``wait_samples(1, ...)`` after :meth:`start` so its first signed
+        request already carries a synced timestamp.
+        """
+        with gevent.Timeout(timeout, False):
+            while self.samples_taken < count:
+                self._sampled.wait()
+        return self.samples_taken >= count
 
     def resync(self) -> None:
         """Take a burst of samples now; callers arriving meanwhile wait for that burst instead."""

@@ -10,17 +10,22 @@ the offset :class:`~connectivity.connector.clock_sync.ClockSync` keeps estimatin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
+from connectivity.config import Credentials
 from connectivity.connector.clock_sync import ClockSync
 from connectivity.connector.endpoint import Endpoint
-from connectivity.core.clock import NS_PER_MS
+from connectivity.core.clock import NS_PER_MS, Clock
+from connectivity.core.ratelimit import RateLimiter
+from connectivity.core.timesync import ClockOffsetEstimator
 from connectivity.errors import AuthError, ConnectivityError, ParseError
 from connectivity.transport.http import RestClient, RestResponse
-from exchanges.binance.auth import BinanceSigner
+from exchanges.binance.auth import DEFAULT_RECV_WINDOW_MS, BinanceSigner
 from exchanges.binance.constants import VENUE
-from exchanges.binance.endpoints import TIME
+from exchanges.binance.endpoints import TIME, USED_WEIGHT_HEADER, WEIGHT_BUCKET
+from exchanges.binance.errors import binance_error_mapper
 
 __all__ = ["INVALID_TIMESTAMP", "BinanceRest", "parse_server_time", "server_time"]
 
@@ -41,13 +46,58 @@ def server_time(rest: RestClient) -> int:
 
 
 class BinanceRest:
-    """Send Binance endpoints: signed ones timestamped on the venue clock, -1021 retried once."""
+    """Send Binance endpoints: signed ones timestamped on the venue clock, -1021 retried once.
+
+    :meth:`create` wires the real pieces; :meth:`start` runs the clock sync in a greenlet of
+    the owner (a connector or a supervisor), which kills it on close.
+    """
 
     def __init__(self, rest: RestClient, signer: BinanceSigner, clock_sync: ClockSync) -> None:
         self.rest = rest
         self.signer = signer
         self.clock_sync = clock_sync
         self.timestamp_retries = 0
+
+    @classmethod
+    def create(
+        cls,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        clock: Clock,
+        limiter: RateLimiter,
+        recv_window_ms: int | Decimal = DEFAULT_RECV_WINDOW_MS,
+        sync_interval_s: float = 60.0,
+        on_sync_error: Callable[[BaseException], None] | None = None,
+        **rest_options: Any,
+    ) -> BinanceRest:
+        """Build estimator -> signer -> REST client (Binance errors, weight header) -> sync."""
+        estimator = ClockOffsetEstimator()
+        signer = BinanceSigner(
+            credentials, clock=clock, offset=estimator, recv_window_ms=recv_window_ms
+        )
+        rest = RestClient(
+            base_url,
+            venue=VENUE,
+            clock=clock,
+            limiter=limiter,
+            signer=signer,
+            error_mapper=binance_error_mapper,
+            usage_headers={USED_WEIGHT_HEADER: WEIGHT_BUCKET},
+            **rest_options,
+        )
+        sync = ClockSync(
+            estimator,
+            lambda: server_time(rest),
+            clock,
+            interval_s=sync_interval_s,
+            on_error=on_sync_error,
+        )
+        return cls(rest, signer, sync)
+
+    def start(self, spawn: Callable[..., Any]) -> Any:
+        """Start sampling ``GET /api/v3/time`` in a greenlet from the owner's ``spawn``."""
+        return self.clock_sync.start(spawn, name="binance-clock-sync")
 
     def call(
         self, endpoint: Endpoint, params: Mapping[str, Any] | None = None, **kwargs: Any

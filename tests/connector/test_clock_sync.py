@@ -93,3 +93,13 @@ def test_rtt_comes_from_the_monotonic_clock() -> None:
     sample = sync.sample()
     assert sample.rtt_ns == 200 * NS_PER_MS
     assert sample.offset_ns == 0  # read at the midpoint: send + 100 ms
+
+
+def test_wait_samples_returns_once_enough_were_taken_or_false_on_timeout() -> None:
+    clock = ManualClock()
+    sync = ClockSync(ClockOffsetEstimator(), clock.time_ns, clock, burst=2)
+    assert not sync.wait_samples(1, timeout=0.01)
+    waiter = gevent.spawn(sync.wait_samples, 2, 5)
+    gevent.sleep(0)
+    sync.resync()
+    assert waiter.get(timeout=5) is True

@@ -26,17 +26,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from connectivity.config import Credentials
-from connectivity.connector.clock_sync import ClockSync
 from connectivity.connector.endpoint import Endpoint
 from connectivity.core.clock import NS_PER_MS, NS_PER_SECOND, ManualClock
 from connectivity.core.ratelimit import Bucket, RateLimiter
-from connectivity.core.timesync import ClockOffsetEstimator
 from connectivity.errors import AuthError
-from connectivity.transport.http import RestClient
-from exchanges.binance.auth import BinanceSigner
+from connectivity.runtime import Supervisor
 from exchanges.binance.endpoints import ACCOUNT, NEW_ORDER
-from exchanges.binance.errors import binance_error_mapper
-from exchanges.binance.rest import BinanceRest, parse_server_time, server_time
+from exchanges.binance.rest import BinanceRest, parse_server_time
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -129,21 +125,9 @@ def serve(venue: Venue) -> Iterator[str]:
 
 
 def connect(url: str, clock: ManualClock, creds: Credentials) -> BinanceRest:
-    """Wire it as a connector would: estimator -> signer -> REST client -> clock sync."""
-    estimator = ClockOffsetEstimator()
-    signer = BinanceSigner(creds, clock=clock, offset=estimator)
     buckets = [Bucket("weight", 6000, 60), Bucket("orders_10s", 50, 10)]
     limiter = RateLimiter(clock, [*buckets, Bucket("orders_1d", 160_000, 86_400)])
-    rest = RestClient(
-        url,
-        venue="binance",
-        clock=clock,
-        signer=signer,
-        limiter=limiter,
-        error_mapper=binance_error_mapper,
-    )
-    sync = ClockSync(estimator, lambda: server_time(rest), clock, burst=2)
-    return BinanceRest(rest, signer, sync)
+    return BinanceRest.create(url, creds, clock=clock, limiter=limiter)
 
 
 KEYS = {
@@ -219,9 +203,30 @@ def test_local_clock_behind_gets_1021_then_resyncs_and_the_one_retry_succeeds(
     venue.skew_ms = 10_000  # the venue is 10 s ahead; nothing synced yet
     binance.call(ACCOUNT)
     paths = [seen[0] for seen in venue.seen]
-    assert paths == ["/api/v3/account", "/api/v3/time", "/api/v3/time", "/api/v3/account"]
+    assert paths == ["/api/v3/account", *["/api/v3/time"] * 3, "/api/v3/account"]
     assert binance.timestamp_retries == 1
     assert binance.clock_sync.estimator.offset_ns(venue.clock.time_ns()) == 10 * NS_PER_SECOND
+
+
+def test_started_clock_sync_keeps_signed_requests_inside_the_window(
+    binance: BinanceRest, venue: Venue, clock: ManualClock
+) -> None:
+    venue.skew_ms = -7_000  # the venue is 7 s behind: unsynced, every timestamp is "ahead"
+    supervisor = Supervisor("binance")
+    try:
+        binance.start(supervisor.spawn)
+        assert binance.clock_sync.wait_samples(3, timeout=10)  # the start burst
+        binance.call(ACCOUNT)
+        assert binance.timestamp_retries == 0
+        venue.skew_ms = -7_400  # drifted; the next periodic sample follows it
+        clock.advance(60)
+        assert binance.clock_sync.wait_samples(4, timeout=10)
+        binance.call(ACCOUNT)
+        assert binance.timestamp_retries == 0
+        paths = [seen[0] for seen in venue.seen]
+        assert paths.count("/api/v3/time") == 4 and paths.count("/api/v3/account") == 2
+    finally:
+        supervisor.close()
 
 
 def test_a_second_1021_is_raised_not_retried_again(binance: BinanceRest, venue: Venue) -> None:
