@@ -30,7 +30,7 @@ from connectivity.core.decimal import Rounding, format_decimal, round_price, rou
 from connectivity.core.models import Instrument, OrderRequest, OrderType, Side
 from connectivity.errors import FilterViolation, InvalidOrder
 
-__all__ = ["check_order", "conform_order", "order_notional"]
+__all__ = ["check_order", "checked_values", "conform_order", "order_notional"]
 
 PRICE_FILTER = "PRICE_FILTER"
 LOT_SIZE = "LOT_SIZE"
@@ -159,6 +159,30 @@ def _check_values(
             )
             _check_lot(instrument, MARKET_LOT_SIZE, request.quantity, market_lot)
     _check_notional(instrument, request, reference_price)
+
+
+def checked_values(
+    instrument: Instrument,
+    request: OrderRequest,
+    *,
+    reference_price: Decimal | None = None,
+    open_orders: int | None = None,
+) -> dict[str, str]:
+    """Check ``request`` (:func:`check_order`), then return its numbers as strings to send.
+
+    Keys are ``price``, ``stop_price``, ``quantity`` and ``quote_quantity`` (those set; a
+    MARKET order by quote quantity has no ``quantity``); values are plain decimals, never an
+    exponent (Binance's ``^([0-9]{1,20})(\\.[0-9]{1,20})?$``), trailing zeros trimmed.
+    """
+    check_order(instrument, request, reference_price=reference_price, open_orders=open_orders)
+    by_quote = request.order_type is OrderType.MARKET and request.quote_quantity is not None
+    values = {
+        "price": None if request.order_type is OrderType.MARKET else request.price,
+        "stop_price": request.stop_price,
+        "quantity": None if by_quote else request.quantity,
+        "quote_quantity": request.quote_quantity if by_quote else None,
+    }
+    return {name: format_decimal(value) for name, value in values.items() if value is not None}
 
 
 def conform_order(instrument: Instrument, request: OrderRequest) -> OrderRequest:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectivity.core.filters import check_order, conform_order, order_notional
+from connectivity.core.filters import check_order, checked_values, conform_order, order_notional
 from connectivity.core.models import Instrument, OrderRequest, OrderType, Side, TimeInForce
 from connectivity.errors import FilterViolation, InvalidOrder
 
@@ -155,3 +155,16 @@ def test_conformed_orders_always_sit_on_the_grids(price: D, qty: D, side: Side) 
     assert out.price % BTC.tick_size == 0 and out.quantity % BTC.step_size == 0
     assert (out.price <= price) if side is Side.BUY else (out.price >= price)
     assert out.quantity <= qty
+
+
+def test_checked_values_are_plain_strings_for_the_wire() -> None:
+    assert checked_values(BTC, limit("65000.10", "0.00100")) == {
+        "price": "65000.1",
+        "quantity": "0.001",
+    }
+    assert checked_values(BTC, market(quote="10.50")) == {"quote_quantity": "10.5"}
+    tiny = attrs.evolve(BTC, min_qty=D(0), step_size=D("1E-8"), min_notional=D(0))
+    sent = checked_values(tiny, limit("65000", "1E-8"))
+    assert sent == {"price": "65000", "quantity": "0.00000001"}
+    with pytest.raises(FilterViolation):
+        checked_values(BTC, limit("65000.001", "1"))
