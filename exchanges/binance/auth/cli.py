@@ -22,8 +22,9 @@ import re
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import NoReturn, TextIO
+from typing import TextIO
 
+from connectivity.cli import ArgumentParser, bounded_int
 from connectivity.config import Credentials
 from connectivity.errors import ConfigError
 from exchanges.binance.auth import (
@@ -40,6 +41,7 @@ PROG = "python -m exchanges.binance.auth"
 SECRET_ENV = "BINANCE_API_SECRET"
 PASSWORD_ENV = "BINANCE_PRIVATE_KEY_PASSWORD"
 COMP_ID = re.compile(r"[A-Za-z0-9_-]{1,8}")  # SenderCompID rule (specs/binance.md 6.2)
+MAX_SEQ = 2**32 - 1  # SEQNUM is uint32 (specs/binance.md 6.2)
 SENDING_TIME = re.compile(r"\d{8}-\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?")
 KEY_HELP = (
     f"HMAC secret; '-' reads it from stdin. Omitted: ${SECRET_ENV}. A secret typed on the "
@@ -48,19 +50,14 @@ KEY_HELP = (
 
 
 class UsageError(Exception):
-    """Bad input: reported as one line on stderr, exit status 2."""
+    """Bad input found after parsing: reported as one line on stderr, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     rest = commands.add_parser("sign-rest", help="sign a REST payload (query string + body)")
     rest.add_argument("--payload", required=True, help="query string and body, as sent")
     ws = commands.add_parser("sign-ws", help="sign WS-API params (sorted, not percent-encoded)")
@@ -72,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     fix.add_argument("--key-pem", required=True, help="Ed25519 private key file (PKCS#8 PEM)")
     fix.add_argument("--sender", required=True, help="SenderCompID (tag 49)")
     fix.add_argument("--target", default="SPOT", help="TargetCompID (tag 56), default SPOT")
-    fix.add_argument("--seq", required=True, type=int, help="MsgSeqNum (tag 34)")
+    fix.add_argument("--seq", required=True, type=bounded_int(1, MAX_SEQ), help="MsgSeqNum (34)")
     fix.add_argument("--sending-time", required=True, help="SendingTime (tag 52), as sent")
     return parser
 
@@ -139,8 +136,6 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
             raise UsageError(f"--sender {args.sender!r}: 1-8 characters of A-Z a-z 0-9 - _")
         if not SENDING_TIME.fullmatch(args.sending_time):
             raise UsageError("--sending-time must look like YYYYMMDD-HH:MM:SS[.sss|.ssssss]")
-        if args.seq < 1:
-            raise UsageError("--seq must be a positive integer")
         signer = _signer(args, stdin)
         logon = fix_logon_payload(args.sender, args.target, args.seq, args.sending_time)
         print(f"payload (SOH shown as |): {logon.replace(SOH, '|')}", file=out)
@@ -153,12 +148,14 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
 def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, stdin: TextIO | None = None
 ) -> int:
-    """Run the command; return 0, or 2 after one line on stderr for bad input."""
+    """Run the command; return 0, or 2 after one line on stderr for bad input.
+
+    Argument errors exit (status 2) from the parser, as in every entry point.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
-        args = _parser().parse_args(argv)
         _run(args, out or sys.stdout, stdin or sys.stdin)
     except (UsageError, ConfigError) as exc:
-        message = exc.message if isinstance(exc, ConfigError) else str(exc)
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 2
+        return parser.fail(exc.message if isinstance(exc, ConfigError) else str(exc))
     return 0

@@ -23,7 +23,10 @@ SECRET = VECTORS["secret"]
 
 def run(argv: list[str], stdin: str = "") -> tuple[int, list[str]]:
     out = io.StringIO()
-    code = main(argv, out=out, stdin=io.StringIO(stdin))
+    try:
+        code = main(argv, out=out, stdin=io.StringIO(stdin))
+    except SystemExit as exc:  # argument errors exit from the parser, status 2
+        code = exc.code if isinstance(exc.code, int) else 1
     return code, out.getvalue().splitlines()
 
 
@@ -95,6 +98,8 @@ def test_secret_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
         (["sign-fix-logon", "--key-pem", "k", "--sender", "TOO-LONG-ID", "--seq", "1",
           "--sending-time", "20240627-11:17:25.223"], "--sender"),
         (["sign-fix-logon", "--key-pem", "k", "--sender", "A", "--seq", "x",
+          "--sending-time", "20240627-11:17:25.223"], "--seq"),
+        (["sign-fix-logon", "--key-pem", "k", "--sender", "A", "--seq", "0",
           "--sending-time", "20240627-11:17:25.223"], "--seq"),
         (["sign-fix-logon", "--key-pem", "k", "--sender", "A", "--seq", "1",
           "--sending-time", "2024-06-27 11:17"], "--sending-time"),
