@@ -127,17 +127,27 @@ def check_order(
     ``reference_price`` is the venue's price for MARKET notional checks (Binance: the average
     price over ``avg_price_mins``); ``open_orders`` the orders already open on the symbol.
     """
-    if request.order_type in _PRICED and request.price is None:
-        raise InvalidOrder(
-            f"{instrument.symbol}: a {request.order_type.value} order needs a price",
-            venue=instrument.venue,
-        )
+    _check_shape(instrument, request)
     with decimal.localcontext() as ctx:
         ctx.prec = 80  # exact remainders and products for any venue-sized value
         _check_values(instrument, request, reference_price)
     limit = instrument.max_num_orders
     if limit is not None and open_orders is not None and open_orders >= limit:
         raise _fail(instrument, MAX_NUM_ORDERS, "open_orders", open_orders + 1, "is above", limit)
+
+
+def _check_shape(instrument: Instrument, request: OrderRequest) -> None:
+    """Refuse parameter combinations no venue accepts (no filter involved)."""
+    kind = request.order_type.value
+    problem = None
+    if request.order_type in _PRICED and request.price is None:
+        problem = f"a {kind} order needs a price"
+    elif request.quote_quantity is not None and request.order_type is not OrderType.MARKET:
+        problem = f"a {kind} order cannot be sized by quote quantity"
+    elif request.quote_quantity is not None and request.quantity:
+        problem = "a MARKET order takes a quantity or a quote quantity, not both"
+    if problem is not None:
+        raise InvalidOrder(f"{instrument.symbol}: {problem}", venue=instrument.venue)
 
 
 def _check_values(

@@ -123,10 +123,20 @@ def test_max_num_orders_counts_the_new_order() -> None:
     assert (err.filter_name, err.value, err.limit) == ("MAX_NUM_ORDERS", 201, 200)
 
 
-def test_limit_without_price_is_an_invalid_order() -> None:
-    request = OrderRequest("c", "BTC-USDT", Side.BUY, OrderType.LIMIT, D("1"))
-    with pytest.raises(InvalidOrder, match="needs a price"):
-        check_order(BTC, request)
+@pytest.mark.parametrize(
+    ("request_", "needle"),
+    [
+        (OrderRequest("c", "BTC-USDT", Side.BUY, OrderType.LIMIT, D("1")), "needs a price"),
+        (attrs.evolve(limit("65000", "1"), quote_quantity=D("10")), "quote quantity"),
+        (market("1", quote="10"), "not both"),
+    ],
+)
+def test_impossible_parameter_combinations_are_invalid_orders(
+    request_: OrderRequest, needle: str
+) -> None:
+    with pytest.raises(InvalidOrder, match=needle) as info:
+        check_order(BTC, request_)
+    assert not isinstance(info.value, FilterViolation)
 
 
 def test_checks_are_exact_for_long_decimals() -> None:
