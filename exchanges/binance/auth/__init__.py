@@ -197,17 +197,6 @@ class BinanceSigner:
         """Return the WS-API signature over ``params`` (sorted, unencoded, sans signature)."""
         return self.sign(ws_api_payload(params).encode("utf-8"))
 
-    def sign_ws_params(self, params: Mapping[str, object]) -> dict[str, object]:
-        """Return WS-API ``params`` plus apiKey, recvWindow, timestamp and signature."""
-        owned = [name for name in (*_SIGNER_OWNED, "apiKey") if name in params]
-        if owned:
-            raise ConfigError(f"WS-API params: the signer sets {owned[0]}")
-        signed: dict[str, object] = {**params, "apiKey": self.api_key}
-        signed.setdefault("recvWindow", self.recv_window)
-        signed["timestamp"] = self.timestamp_ms()
-        signed["signature"] = self.ws_api_signature(signed)
-        return signed
-
     def fix_logon_signature(
         self, sender_comp_id: str, target_comp_id: str, msg_seq_num: int, sending_time: str
     ) -> str:

@@ -150,17 +150,6 @@ def test_ws_api_signature_reproduces_official_vector(vector: dict[str, Any]) -> 
     assert signer.ws_api_signature({**vector["params"], "signature": "x"}) == vector["signature"]
 
 
-def test_sign_ws_params_adds_key_window_timestamp_and_the_official_signature() -> None:
-    vector = VECTORS["ws_hmac"][0]
-    params = {k: v for k, v in vector["params"].items() if k not in ("apiKey", "timestamp")}
-    signer = _hmac_signer(vector["params"]["timestamp"])
-    signed = signer.sign_ws_params(params)
-    assert signed["signature"] == vector["signature"]
-    assert signed["apiKey"] == VECTORS["api_key"] and signed["timestamp"] == 1645423376532
-    with pytest.raises(ConfigError, match="timestamp"):
-        signer.sign_ws_params({"timestamp": 1})
-
-
 def test_form_body_gets_window_timestamp_and_signature_over_query_then_body() -> None:
     vector = VECTORS["rest_hmac_mixed"]
     signer = _hmac_signer(vector["timestamp"], vector["recv_window"])
