@@ -1,4 +1,4 @@
-"""The matching engine: cancel, cancel-replace outcomes, cancel all, amend, self-trade prevention."""
+"""The matching engine: cancel, cancel-replace outcomes, cancel all, amend, self-trade checks."""
 
 from __future__ import annotations
 

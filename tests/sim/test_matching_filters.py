@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from connectivity.core.models import OrderStatus, OrderType, Side, TimeInForce
@@ -50,15 +51,13 @@ def test_request_failing_a_check_is_rejected_with_its_reason(
 
 def test_qty_below_the_minimum_is_rejected_by_the_lot_filter() -> None:
     venue = engine("alice")
-    rules = venue.rules[SYMBOL]
-    venue.rules[SYMBOL] = type(rules)(**{**rules.__getstate__(), "min_qty": d("0.01")})
+    venue.rules[SYMBOL] = attrs.evolve(venue.rules[SYMBOL], min_qty=d("0.01"))
     assert venue.place("alice", limit(BUY, "100", "0.005"), T0).reject is R.QTY_TOO_LOW
 
 
 def test_price_below_the_minimum_is_rejected_by_the_price_filter() -> None:
     venue = engine("alice")
-    rules = venue.rules[SYMBOL]
-    venue.rules[SYMBOL] = type(rules)(**{**rules.__getstate__(), "min_price": d("10")})
+    venue.rules[SYMBOL] = attrs.evolve(venue.rules[SYMBOL], min_price=d("10"))
     assert venue.place("alice", limit(BUY, "9.99", "1"), T0).reject is R.PRICE_TOO_LOW
 
 
