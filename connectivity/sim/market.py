@@ -26,6 +26,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from connectivity.core.clock import NS_PER_MS
 from connectivity.core.decimal import format_fixed, parse_fixed
 from connectivity.core.models import Side
 from connectivity.sim.engine import MatchingEngine
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 SCALE = 8  # Binance prints prices and quantities with 8 decimals ("0.01000000")
-NS_PER_MS = 1_000_000
 MOVE_RATE = 0.08  # share of actions that move the mid one tick
 DELETE_RATE = 0.27  # share of actions that delete a house level (the rest set one)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import attrs
 
+from connectivity.core.clock import NS_PER_MS
 from connectivity.core.models import OrderStatus, OrderType, Side, TimeInForce
 from connectivity.sim.accounts import FeeAsset, Ledger
 from connectivity.sim.filters import SymbolRules
@@ -28,7 +29,6 @@ from connectivity.sim.orders import (
 
 __all__ = ["Matcher", "Plan"]
 
-NS_PER_MS = 1_000_000
 
 # Emits an execution event: (order, exec type, time, trade, expire reason, cancel's own id).
 Emit = Callable[
