@@ -94,7 +94,7 @@ class MatchingEngine:
     def place(self, account: str, request: NewOrder, now_ns: int) -> OrderResult:
         """Check, lock funds for and match a new order; return its state and fills or a reject."""
         order = self._order_of(account, request, now_ns)
-        reason = self._admit(account, request)
+        reason = self._admit(account, request, order.client_order_id)
         if reason is not None:
             return self._reject(order, reason, now_ns)
         book = self.books[request.symbol]
@@ -271,7 +271,11 @@ class MatchingEngine:
         return SimOrder(order_id, HOUSE, symbol, "", side, kind, tif, price, qty, house=True)
 
     def _order_of(self, account: str, request: NewOrder, now_ns: int) -> SimOrder:
-        client_id = request.client_order_id or f"sim-{next(self._client_ids)}"
+        client_id = request.client_order_id
+        if client_id is None:
+            client_id = f"sim-{next(self._client_ids)}"
+            while (account, request.symbol, client_id) in self._by_client_id:  # caller's own
+                client_id = f"sim-{next(self._client_ids)}"
         return SimOrder(
             0,
             account,
@@ -288,7 +292,7 @@ class MatchingEngine:
             updated_ns=now_ns,
         )
 
-    def _admit(self, account: str, request: NewOrder) -> RejectReason | None:
+    def _admit(self, account: str, request: NewOrder, client_id: str) -> RejectReason | None:
         holder = self.ledger.accounts.get(account)
         if holder is None or holder.house:
             return RejectReason.UNKNOWN_ACCOUNT
@@ -301,8 +305,7 @@ class MatchingEngine:
         )
         if reason is not None:
             return reason
-        key = (account, request.symbol, request.client_order_id or "")
-        previous = self._by_client_id.get(key)
+        previous = self._by_client_id.get((account, request.symbol, client_id))
         if previous is not None and previous.status.is_open:
             return RejectReason.DUPLICATE_CLIENT_ORDER_ID
         open_now = self._matcher.open_count.get((account, request.symbol), 0)

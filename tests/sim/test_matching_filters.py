@@ -104,3 +104,11 @@ def test_filled_orders_leave_the_open_order_count() -> None:
     venue.place("bob", market(BUY, qty="0.5"), T0)
     assert venue.open_orders("alice") == []
     assert venue.place("alice", limit(SELL, "100", "0.1"), T0).ok
+
+
+def test_a_generated_client_id_never_duplicates_an_open_one_chosen_by_the_caller() -> None:
+    venue = engine("alice")
+    assert venue.place("alice", limit(BUY, "100", "1", cid="sim-1"), T0).ok
+    generated = venue.place("alice", limit(BUY, "99", "1"), T0)
+    assert generated.ok and generated.order.client_order_id != "sim-1"
+    assert venue.query("alice", SYMBOL, client_order_id="sim-1").price == d("100")
