@@ -98,8 +98,7 @@ class MatchingEngine:
         if reason is not None:
             return self._reject(order, reason, now_ns)
         book = self.books[request.symbol]
-        would_take = book.side_of(request.side.opposite).crossed_by(request.price)
-        if request.order_type is OrderType.LIMIT_MAKER and would_take:
+        if request.order_type is OrderType.LIMIT_MAKER and self._would_take(book, request):
             return self._reject(order, RejectReason.WOULD_TAKE, now_ns)
         plan = self._matcher.plan(book, order)
         if order.quote_quantity is not None:
@@ -312,6 +311,13 @@ class MatchingEngine:
         if rules.max_num_orders and open_now + 1 > rules.max_num_orders:
             return RejectReason.TOO_MANY_ORDERS
         return None
+
+    @staticmethod
+    def _would_take(book: SymbolBook, request: NewOrder) -> bool:
+        best = book.side_of(request.side.opposite).best()
+        if best is None or request.price is None:
+            return False
+        return request.price >= best if request.side is Side.BUY else request.price <= best
 
     def _accept(self, order: SimOrder, locked: int) -> None:
         order.order_id = self._next_order_id[order.symbol]
