@@ -54,8 +54,9 @@ def fmt(value: int) -> str:
 
 
 def _taker_rate(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not 0.0 <= value <= 1.0 - MOVE_RATE - DELETE_RATE:
-        raise ValueError(f"{attribute.name} must be within [0, {1 - MOVE_RATE - DELETE_RATE}]")
+    most = round(1.0 - MOVE_RATE - DELETE_RATE, 6)
+    if not 0.0 <= value <= most:
+        raise ValueError(f"{attribute.name} must be within [0, {most}], got {value}")
 
 
 @attrs.frozen
