@@ -1,13 +1,20 @@
-"""Market activity for the simulated venue: a random-walk mid, level churn, trades.
+"""Market activity for the simulated venue: a random-walk mid, level churn, takers.
 
-Each :class:`SymbolMarket` keeps the TRUE order book of one symbol as fixed-point ints (every
-price a multiple of the tick size, every quantity a multiple of the step size) and a
-monotonically increasing update id. One call to :meth:`SymbolMarket.step` performs a few
-random actions, each consuming one update id, and returns the resulting :class:`DepthDiff`
-(first id ``U``, final id ``u``, final absolute quantity per touched level; 0 deletes) plus the
-trades it printed. Feeding the diffs in order onto a snapshot reproduces the true book exactly,
-which is what the end-to-end tests assert.
+Each :class:`SymbolMarket` drives the TRUE order book of one symbol, which is the matching
+engine's book (:mod:`connectivity.sim.engine`): the generator's liquidity is one resting order
+of the engine's ``house`` account per price level, and its takers are house orders that trade
+in price-time priority against whatever rests there, accounts' orders included. So a quoting
+bot's order is part of the published depth, and a taker or a move of the mid that reaches it
+fills it (with the execution and balance events the engine reports). One call to
+:meth:`SymbolMarket.step` performs a few random actions and returns every change of the book
+since the previous step (the generator's and the accounts') as one :class:`DepthDiff` (first
+id ``U``, final id ``u``, final absolute quantity per touched level; 0 deletes) plus the trades
+printed. Feeding the diffs in order onto a snapshot reproduces the true book exactly, which is
+what the end-to-end tests assert.
 
+With no account orders the process is exactly the pre-engine generator's (same random draws,
+same diffs, same trades for a seed): the house's levels are the whole book. The house level
+sizes are the generator's; an account's order at the same price adds to the public level.
 Everything is deterministic for a given seed: the generator owns a ``random.Random`` and is
 driven only by its caller (the venue's tick greenlet, a test, or a benchmark), never by time.
 """
@@ -19,7 +26,12 @@ from collections.abc import Iterable
 
 import attrs
 
+from connectivity.core.clock import NS_PER_MS
 from connectivity.core.decimal import format_fixed, parse_fixed
+from connectivity.core.models import Side
+from connectivity.sim.engine import MatchingEngine
+from connectivity.sim.filters import SymbolRules
+from connectivity.sim.orderbook import BookSide, DepthDiff, SimTrade
 
 __all__ = [
     "SCALE",
@@ -32,11 +44,19 @@ __all__ = [
 ]
 
 SCALE = 8  # Binance prints prices and quantities with 8 decimals ("0.01000000")
+MOVE_RATE = 0.08  # share of actions that move the mid one tick
+DELETE_RATE = 0.27  # share of actions that delete a house level (the rest set one)
 
 
 def fmt(value: int) -> str:
     """Format a fixed-point value the way Binance prints it (always 8 decimals)."""
     return format_fixed(value, SCALE, min_decimals=SCALE)
+
+
+def _taker_rate(_: object, attribute: attrs.Attribute, value: float) -> None:
+    most = round(1.0 - MOVE_RATE - DELETE_RATE, 6)
+    if not 0.0 <= value <= most:
+        raise ValueError(f"{attribute.name} must be within [0, {most}], got {value}")
 
 
 @attrs.frozen
@@ -52,202 +72,191 @@ class SymbolSpec:
     min_notional: str = "5"
     band: int = 60  # ticks each side of the mid in which levels live
     max_qty_steps: int = 200_000  # largest level quantity, in steps
+    taker_rate: float = attrs.field(default=0.10, validator=_taker_rate)  # share of actions
+    max_price: str = "1000000"  # the filters a venue's exchange info publishes
+    max_qty: str = "9000"
+    max_notional: str = "9000000"
+    max_num_orders: int = 200
 
-
-@attrs.frozen
-class DepthDiff:
-    """One depth event: update ids ``first_id..last_id`` and the levels they left behind."""
-
-    symbol: str
-    first_id: int  # U
-    last_id: int  # u
-    event_time_ms: int
-    bids: tuple[tuple[int, int], ...]  # (price, qty) fixed-point at SCALE; qty 0 deletes
-    asks: tuple[tuple[int, int], ...]
-
-
-@attrs.frozen
-class SimTrade:
-    """One trade print of the simulated market."""
-
-    symbol: str
-    trade_id: int
-    price: int
-    qty: int
-    buyer_is_maker: bool
-    time_ms: int
+    def rules(self) -> SymbolRules:
+        """Return the matching engine's filters of this symbol (fixed-point at SCALE)."""
+        tick, step = parse_fixed(self.tick_size, SCALE), parse_fixed(self.step_size, SCALE)
+        return SymbolRules(
+            self.symbol,
+            self.base,
+            self.quote,
+            tick_size=tick,
+            step_size=step,
+            min_price=tick,
+            max_price=parse_fixed(self.max_price, SCALE),
+            min_qty=step,
+            max_qty=parse_fixed(self.max_qty, SCALE),
+            min_notional=parse_fixed(self.min_notional, SCALE),
+            max_notional=parse_fixed(self.max_notional, SCALE),
+            max_num_orders=self.max_num_orders,
+        )
 
 
 class SymbolMarket:
-    """The true book of one symbol and the random process that changes it."""
+    """The random process that changes one symbol's true book (held by the matching engine)."""
 
-    def __init__(self, spec: SymbolSpec, seed: int | str = 0, first_update_id: int = 1000) -> None:
+    def __init__(
+        self,
+        spec: SymbolSpec,
+        seed: int | str = 0,
+        first_update_id: int = 1000,
+        *,
+        engine: MatchingEngine | None = None,
+    ) -> None:
         self.spec = spec
         self.symbol = spec.symbol
         self.tick = parse_fixed(spec.tick_size, SCALE)
         self.step_size = parse_fixed(spec.step_size, SCALE)
         if self.tick <= 0 or self.step_size <= 0:
             raise ValueError(f"{spec.symbol}: tick and step sizes must be positive")
+        if engine is None:
+            engine = MatchingEngine([spec.rules()], scale=SCALE)
+        self.engine = engine
+        self.book = engine.books[spec.symbol]
         self._rng = random.Random(f"{seed}:{spec.symbol}")
         self.center = parse_fixed(spec.mid, SCALE) // self.tick  # mid, in ticks
-        self.bids: dict[int, int] = {}  # price (fixed-point) -> qty (fixed-point)
-        self.asks: dict[int, int] = {}
-        self.update_id = first_update_id
-        self.trade_id = 0
+        self._trade_below = MOVE_RATE + spec.taker_rate
+        self._delete_below = self._trade_below + DELETE_RATE
         self._seed_book()
+        self.book.restart(first_update_id)  # the seeded book is the state at first_update_id
 
     # -- state -------------------------------------------------------------------------------
+    @property
+    def bids(self) -> dict[int, int]:
+        """Return the public bid levels, price -> aggregate quantity (fixed-point)."""
+        return self.book.bids.totals
+
+    @property
+    def asks(self) -> dict[int, int]:
+        """Return the public ask levels, price -> aggregate quantity (fixed-point)."""
+        return self.book.asks.totals
+
+    @property
+    def update_id(self) -> int:
+        """Return the id of the book's latest change."""
+        return self.book.update_id
+
+    @property
+    def trade_id(self) -> int:
+        """Return the id of the latest trade print."""
+        return self.book.trade_id
+
     def _seed_book(self) -> None:
         for distance in range(1, self.spec.band + 1):
             if self._rng.random() < 0.8:
-                self.bids[(self.center - distance) * self.tick] = self._random_qty()
+                self._house(Side.BUY, (self.center - distance) * self.tick, self._random_qty(), 0)
             if self._rng.random() < 0.8:
-                self.asks[(self.center + distance) * self.tick] = self._random_qty()
+                self._house(Side.SELL, (self.center + distance) * self.tick, self._random_qty(), 0)
 
     def _random_qty(self) -> int:
         return self.step_size * self._rng.randint(1, self.spec.max_qty_steps)
 
+    def _house(self, side: Side, price: int, qty: int, now_ms: int) -> None:
+        self.engine.house_set(self.symbol, side, price, qty, now_ms * NS_PER_MS)
+
     def best_bid(self) -> tuple[int, int] | None:
         """Return the best (price, qty) bid of the true book."""
-        if not self.bids:
-            return None
-        price = max(self.bids)
-        return price, self.bids[price]
+        price = self.book.bids.best()
+        return None if price is None else (price, self.bids[price])
 
     def best_ask(self) -> tuple[int, int] | None:
         """Return the best (price, qty) ask of the true book."""
-        if not self.asks:
-            return None
-        price = min(self.asks)
-        return price, self.asks[price]
+        price = self.book.asks.best()
+        return None if price is None else (price, self.asks[price])
 
     def snapshot(
         self, limit: int | None = None
     ) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
         """Return ``(lastUpdateId, bids best-first, asks best-first)``, at most ``limit`` each."""
-        bids = sorted(self.bids.items(), reverse=True)
-        asks = sorted(self.asks.items())
-        if limit is not None:
-            bids, asks = bids[:limit], asks[:limit]
-        return self.update_id, bids, asks
+        return self.book.snapshot(limit)
 
     # -- the random process --------------------------------------------------------------------
     def step(self, now_ms: int, max_actions: int = 4) -> tuple[DepthDiff, list[SimTrade]]:
-        """Perform 1..``max_actions`` random actions; return their diff and trades."""
-        first_id = self.update_id + 1
-        bid_changes: dict[int, int] = {}
-        ask_changes: dict[int, int] = {}
-        trades: list[SimTrade] = []
+        """Do 1..``max_actions`` random actions; return the changes and trades since the last."""
         for _ in range(self._rng.randint(1, max_actions)):
             roll = self._rng.random()
-            if roll < 0.08:
-                self._move_mid(bid_changes, ask_changes, trades, now_ms)
-            elif roll < 0.18:
-                self._trade(bid_changes, ask_changes, trades, now_ms)
-            elif roll < 0.45:
-                self._delete_level(bid_changes, ask_changes)
+            if roll < MOVE_RATE:
+                self._move_mid(now_ms)
+            elif roll < self._trade_below:
+                self._trade(now_ms)
+            elif roll < self._delete_below:
+                self._delete_level(now_ms)
             else:
-                self._set_level(bid_changes, ask_changes)
-        if self.update_id < first_id:  # a step that changed nothing still emits a real change
-            self._set_level(bid_changes, ask_changes)
-        diff = DepthDiff(
-            symbol=self.symbol,
-            first_id=first_id,
-            last_id=self.update_id,
-            event_time_ms=now_ms,
-            bids=tuple(bid_changes.items()),
-            asks=tuple(ask_changes.items()),
-        )
-        return diff, trades
+                self._set_level(now_ms)
+        if not self.book.pending:  # a step that changed nothing still emits a real change
+            self._set_level(now_ms)
+        return self.book.take_diff(now_ms), self.book.take_trades()
 
-    def _apply(self, side: dict[int, int], changes: dict[int, int], price: int, qty: int) -> None:
-        # Every level change consumes one update id, as on the venue.
-        self.update_id += 1
-        if qty:
-            side[price] = qty
-        else:
-            side.pop(price, None)
-        changes[price] = qty
-
-    def _set_level(self, bid_changes: dict[int, int], ask_changes: dict[int, int]) -> None:
+    def _set_level(self, now_ms: int) -> None:
         # Half the churn sits near the touch (distance skewed toward 1), half anywhere.
         if self._rng.random() < 0.5:
             distance = 1 + int(self.spec.band * self._rng.random() ** 2)
         else:
             distance = self._rng.randint(1, self.spec.band)
         if self._rng.random() < 0.5:
-            self._apply(self.bids, bid_changes, (self.center - distance) * self.tick, self._qty())
+            self._house(Side.BUY, (self.center - distance) * self.tick, self._qty(), now_ms)
         else:
-            self._apply(self.asks, ask_changes, (self.center + distance) * self.tick, self._qty())
+            self._house(Side.SELL, (self.center + distance) * self.tick, self._qty(), now_ms)
 
     def _qty(self) -> int:
         return self._random_qty()
 
-    def _delete_level(self, bid_changes: dict[int, int], ask_changes: dict[int, int]) -> None:
+    def _delete_level(self, now_ms: int) -> None:
         use_bids = self._rng.random() < 0.5
-        side, changes = (self.bids, bid_changes) if use_bids else (self.asks, ask_changes)
-        if len(side) <= 5:  # keep both sides populated
-            self._set_level(bid_changes, ask_changes)
+        house = (self.book.bids if use_bids else self.book.asks).house
+        if len(house) <= 5:  # keep both sides populated
+            self._set_level(now_ms)
             return
-        price = self._rng.choice(list(side))
-        self._apply(side, changes, price, 0)
+        price = self._rng.choice(list(house))
+        self._house(Side.BUY if use_bids else Side.SELL, price, 0, now_ms)
 
-    def _trade(
-        self,
-        bid_changes: dict[int, int],
-        ask_changes: dict[int, int],
-        trades: list[SimTrade],
-        now_ms: int,
-    ) -> None:
+    def _trade(self, now_ms: int) -> None:
         buy = self._rng.random() < 0.5  # aggressor side
         best = self.best_ask() if buy else self.best_bid()
         if best is None:
             return
         price, qty = best
         size = min(qty, self.step_size * self._rng.randint(1, max(1, qty // self.step_size)))
-        side, changes = (self.asks, ask_changes) if buy else (self.bids, bid_changes)
-        self._apply(side, changes, price, qty - size)
-        self.trade_id += 1
-        trades.append(SimTrade(self.symbol, self.trade_id, price, size, not buy, now_ms))
+        # The taker takes from the best level in time priority: accounts' orders there fill.
+        side = Side.BUY if buy else Side.SELL
+        self.engine.house_take(self.symbol, side, size, price, now_ms * NS_PER_MS)
 
-    def _move_mid(
-        self,
-        bid_changes: dict[int, int],
-        ask_changes: dict[int, int],
-        trades: list[SimTrade],
-        now_ms: int,
-    ) -> None:
+    def _move_mid(self, now_ms: int) -> None:
         up = self._rng.random() < 0.5
         self.center += 1 if up else -1
-        # Levels that would now cross the mid are taken out (traded through), never left crossed.
+        # Levels that would now cross the mid are traded through (whoever rests there), never
+        # left crossed; house levels that fall out of the band are withdrawn.
+        mid = self.center * self.tick
         if up:
-            for price in [p for p in self.asks if p <= self.center * self.tick]:
-                self.trade_id += 1
-                trades.append(
-                    SimTrade(self.symbol, self.trade_id, price, self.asks[price], False, now_ms)
-                )
-                self._apply(self.asks, ask_changes, price, 0)
+            self._sweep(Side.BUY, self.book.asks, mid, now_ms)
             floor = (self.center - self.spec.band) * self.tick
-            for price in [p for p in self.bids if p < floor]:
-                self._apply(self.bids, bid_changes, price, 0)
+            for price in [p for p in self.book.bids.house if p < floor]:
+                self._house(Side.BUY, price, 0, now_ms)
         else:
-            for price in [p for p in self.bids if p >= self.center * self.tick]:
-                self.trade_id += 1
-                trades.append(
-                    SimTrade(self.symbol, self.trade_id, price, self.bids[price], True, now_ms)
-                )
-                self._apply(self.bids, bid_changes, price, 0)
+            self._sweep(Side.SELL, self.book.bids, mid, now_ms)
             ceiling = (self.center + self.spec.band) * self.tick
-            for price in [p for p in self.asks if p > ceiling]:
-                self._apply(self.asks, ask_changes, price, 0)
+            for price in [p for p in self.book.asks.house if p > ceiling]:
+                self._house(Side.SELL, price, 0, now_ms)
+
+    def _sweep(self, aggressor: Side, resting: BookSide, limit: int, now_ms: int) -> None:
+        qty = sum(resting.totals[p] for p in resting.crossed_by(limit))
+        if qty:
+            self.engine.house_take(self.symbol, aggressor, qty, limit, now_ms * NS_PER_MS)
 
 
 class Market:
-    """Several :class:`SymbolMarket` s driven together from one seed."""
+    """Several :class:`SymbolMarket` s driven together from one seed, over one engine."""
 
     def __init__(self, specs: Iterable[SymbolSpec], seed: int | str = 0) -> None:
+        specs = list(specs)
+        self.engine = MatchingEngine([spec.rules() for spec in specs], scale=SCALE)
         self.symbols: dict[str, SymbolMarket] = {
-            spec.symbol: SymbolMarket(spec, seed) for spec in specs
+            spec.symbol: SymbolMarket(spec, seed, engine=self.engine) for spec in specs
         }
 
     def __getitem__(self, symbol: str) -> SymbolMarket:

@@ -28,7 +28,7 @@ import attrs
 import orjson
 
 from connectivity.core.clock import NS_PER_MS, Clock
-from connectivity.core.decimal import fixed_to_decimal, parse_fixed
+from connectivity.core.decimal import fixed_to_decimal
 from connectivity.sim.http import HttpRequest, HttpResponse, WeightMeter, json_response
 from connectivity.sim.market import SCALE, DepthDiff, Market, SimTrade, SymbolMarket, SymbolSpec
 from connectivity.sim.market import fmt as _f
@@ -141,9 +141,7 @@ def exchange_info(specs: Iterable[SymbolSpec], now_ms: int) -> dict[str, Any]:
 
 
 def _symbol_info(spec: SymbolSpec) -> dict[str, Any]:
-    def d(text: str) -> str:
-        return _f(parse_fixed(text, SCALE))
-
+    rules = spec.rules()  # the filters the simulator's matching engine enforces
     stp = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT"]
     return {
         "symbol": spec.symbol,
@@ -168,24 +166,25 @@ def _symbol_info(spec: SymbolSpec) -> dict[str, Any]:
         "filters": [
             {
                 "filterType": "PRICE_FILTER",
-                "minPrice": d(spec.tick_size),
-                "maxPrice": "1000000.00000000",
-                "tickSize": d(spec.tick_size),
+                "minPrice": _f(rules.min_price),
+                "maxPrice": _f(rules.max_price),
+                "tickSize": _f(rules.tick_size),
             },
             {
                 "filterType": "LOT_SIZE",
-                "minQty": d(spec.step_size),
-                "maxQty": "9000.00000000",
-                "stepSize": d(spec.step_size),
+                "minQty": _f(rules.min_qty),
+                "maxQty": _f(rules.max_qty),
+                "stepSize": _f(rules.step_size),
             },
             {
                 "filterType": "NOTIONAL",
-                "minNotional": d(spec.min_notional),
-                "applyMinToMarket": True,
-                "maxNotional": "9000000.00000000",
-                "applyMaxToMarket": False,
+                "minNotional": _f(rules.min_notional),
+                "applyMinToMarket": rules.apply_min_to_market,
+                "maxNotional": _f(rules.max_notional),
+                "applyMaxToMarket": rules.apply_max_to_market,
                 "avgPriceMins": 5,
             },
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": rules.max_num_orders},
         ],
         "permissions": [],
         "permissionSets": [["SPOT"]],
