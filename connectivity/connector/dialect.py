@@ -35,6 +35,7 @@ from connectivity.connector.streams import AckMode
 from connectivity.core.book import BookDelta, BookSnapshot, ChecksumFn
 from connectivity.core.book_sync import BookSync, IntegrityMode, SequenceRule
 from connectivity.core.events import PublicTrade, TopOfBook
+from connectivity.errors import ConfigError
 from connectivity.transport.http import RestClient
 from connectivity.transport.wsclient import WebSocketSettings
 
@@ -51,6 +52,7 @@ __all__ = [
     "Shutdown",
     "Sequenced",
     "SnapshotSource",
+    "StreamSnapshots",
 ]
 
 
@@ -178,3 +180,25 @@ class MarketDataDialect(Protocol):
 
     def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
         """Parse a recorded REST snapshot body (what :meth:`fetch_snapshot` recorded)."""
+
+
+class StreamSnapshots:
+    """Base for venues that send snapshots in the stream (Coinbase, Kraken): no REST side.
+
+    It declares ``snapshot_source``, an empty weight plan, and refuses the two REST snapshot
+    hooks, so such a dialect writes only its stream hooks. Subclass it first:
+    ``class KrakenDialect(StreamSnapshots): ...``.
+    """
+
+    venue: str
+    snapshot_source = SnapshotSource.IN_STREAM
+    snapshot_tiers: Sequence[tuple[int, int]] = ()
+    weight_bucket = ""
+
+    def fetch_snapshot(self, rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
+        """Refuse: this venue's snapshots come in the stream."""
+        raise ConfigError(f"{self.venue} sends snapshots in the stream, not over REST")
+
+    def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
+        """Refuse: there are no REST snapshots to replay."""
+        raise ConfigError(f"{self.venue} sends snapshots in the stream, not over REST")

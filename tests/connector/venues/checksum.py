@@ -25,7 +25,7 @@ Client -> venue: ``{"method": "subscribe" | "unsubscribe", "params": [{"channel"
 from __future__ import annotations
 
 import zlib
-from collections.abc import Container, Sequence
+from collections.abc import Container
 from typing import Any, cast
 
 import orjson
@@ -33,10 +33,9 @@ import orjson
 from connectivity.connector.dialect import (
     AckMode,
     Channel,
-    FetchedSnapshot,
     Inbound,
     Shutdown,
-    SnapshotSource,
+    StreamSnapshots,
 )
 from connectivity.connector.market_data import (
     MarketDataConfig,
@@ -50,8 +49,7 @@ from connectivity.core.clock import SystemClock
 from connectivity.core.decimal import format_fixed, parse_fixed
 from connectivity.core.events import EventSink, PublicTrade, TopOfBook
 from connectivity.core.models import Side
-from connectivity.errors import ConfigError, ParseError, UnknownEnumValue
-from connectivity.transport.http import RestClient
+from connectivity.errors import ParseError, UnknownEnumValue
 from connectivity.transport.wsclient import WebSocketSettings
 
 __all__ = [
@@ -179,13 +177,12 @@ def encode_request(method: str, streams: list[str]) -> str:
     return orjson.dumps({"method": method.lower(), "params": list(params.values())}).decode()
 
 
-class ChecksumDialect:
+class ChecksumDialect(StreamSnapshots):
     """The checksum venue for the generic connector."""
 
     venue = VENUE
     channels: tuple[Channel, ...] = tuple(CHANNELS)
     ack_mode = AckMode.NONE
-    snapshot_source = SnapshotSource.IN_STREAM
     integrity = IntegrityMode.CHECKSUM
     rule: SequenceRule | None = None
     checksum: ChecksumFn | None = TopLevelsChecksum(CHECKSUM_DEPTH, book_checksum)
@@ -194,8 +191,6 @@ class ChecksumDialect:
     qty_scale = SCALE
     max_streams_per_connection = MAX_STREAMS_PER_CONNECTION
     ws_settings = CHECKSUM_WS_SETTINGS
-    snapshot_tiers: Sequence[tuple[int, int]] = ()
-    weight_bucket = ""
 
     def venue_symbol(self, symbol: str) -> str:
         """Return the venue's pair name (``"BTC/USD"``)."""
@@ -222,14 +217,6 @@ class ChecksumDialect:
     def interpret(self, parsed: object) -> Inbound:
         """Return the parsed value: the parser already speaks neutral terms."""
         return cast(Inbound, parsed)
-
-    def fetch_snapshot(self, rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
-        """Refuse: snapshots come in the stream."""
-        raise ConfigError(f"{VENUE} sends snapshots in the stream")
-
-    def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
-        """Refuse: there are no REST snapshots to replay."""
-        raise ConfigError(f"{VENUE} sends snapshots in the stream")
 
 
 def checksum_market_data(

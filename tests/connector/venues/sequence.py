@@ -26,7 +26,7 @@ closes a connection, ``{"type": "error", "message": ..}`` for a bad request. Cli
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container
 from typing import Any, cast
 
 import orjson
@@ -35,13 +35,12 @@ from connectivity.connector.dialect import (
     Ack,
     AckMode,
     Channel,
-    FetchedSnapshot,
     Inbound,
     Message,
     Refused,
     Sequenced,
     Shutdown,
-    SnapshotSource,
+    StreamSnapshots,
 )
 from connectivity.connector.market_data import (
     MarketDataConfig,
@@ -55,8 +54,7 @@ from connectivity.core.clock import SystemClock
 from connectivity.core.decimal import parse_fixed
 from connectivity.core.events import EventSink, PublicTrade, TopOfBook
 from connectivity.core.models import Side
-from connectivity.errors import ConfigError, ParseError, UnknownEnumValue
-from connectivity.transport.http import RestClient
+from connectivity.errors import ParseError, UnknownEnumValue
 from connectivity.transport.wsclient import WebSocketSettings
 
 __all__ = [
@@ -180,13 +178,12 @@ def encode_request(method: str, streams: list[str]) -> str:
     return orjson.dumps({"type": method.lower(), "channels": channels}).decode()
 
 
-class SequenceDialect:
+class SequenceDialect(StreamSnapshots):
     """The sequence venue for the generic connector."""
 
     venue = VENUE
     channels: tuple[Channel, ...] = tuple(CHANNELS)
     ack_mode = AckMode.STREAMS
-    snapshot_source = SnapshotSource.IN_STREAM
     integrity = IntegrityMode.CONNECTION_SEQUENCE
     rule: SequenceRule | None = None
     checksum: ChecksumFn | None = None
@@ -195,8 +192,6 @@ class SequenceDialect:
     qty_scale = SCALE
     max_streams_per_connection = MAX_STREAMS_PER_CONNECTION
     ws_settings = SEQUENCE_WS_SETTINGS
-    snapshot_tiers: Sequence[tuple[int, int]] = ()
-    weight_bucket = ""
 
     def venue_symbol(self, symbol: str) -> str:
         """Return the product id (``"BTC-USD"``)."""
@@ -223,14 +218,6 @@ class SequenceDialect:
     def interpret(self, parsed: object) -> Inbound:
         """Return the parsed value: the parser already speaks neutral terms."""
         return cast(Inbound, parsed)
-
-    def fetch_snapshot(self, rest: RestClient, symbol: str, limit: int) -> FetchedSnapshot:
-        """Refuse: snapshots come in the stream."""
-        raise ConfigError(f"{VENUE} sends snapshots in the stream")
-
-    def parse_snapshot(self, body: bytes | str, symbol: str, ts_recv: int) -> BookSnapshot:
-        """Refuse: there are no REST snapshots to replay."""
-        raise ConfigError(f"{VENUE} sends snapshots in the stream")
 
 
 def sequence_market_data(
