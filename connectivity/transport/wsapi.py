@@ -23,6 +23,8 @@ policy every venue shares:
 - The venue's usage figures (:attr:`Response.rate_limits`) correct the shared limiter.
 - ``on_connect(client)`` runs on every new connection before other greenlets may send
   (authenticate, resubscribe); requests it makes go out at once.
+- ``on_disconnect(reason)`` runs when the client loses its connection (not on a rollover,
+  whose new connection is up before the old one closes).
 - Unsolicited frames go to ``on_event(event, ts_recv_ns)`` in the reader greenlet. A malformed
   frame, an answer nobody waits for (late or unknown id) and a raising event handler are
   counted in :attr:`WsApiStats.errors` and the connection goes on.
@@ -123,6 +125,7 @@ class WsApiClient:
         ws_settings: WebSocketSettings | None = None,
         on_connect: Callable[[WsApiClient], None] | None = None,
         on_event: Callable[[Event, int], None] | None = None,
+        on_disconnect: Callable[[str], None] | None = None,
         limiter: RateLimiter | None = None,
         factory: Factory | None = None,
         name: str = "wsapi",
@@ -151,6 +154,7 @@ class WsApiClient:
             settings=ws_settings,
             on_connect=self._connected,
             on_connection_end=self._connection_ended,
+            on_disconnect=on_disconnect,
             factory=factory,
             name=name,
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from connectivity.connector.user_stream import UserStream
 from connectivity.core.clock import NS_PER_MS, Clock
 from connectivity.core.ratelimit import RateLimiter
 from connectivity.errors import ConfigError, ConnectivityError, ParseError
@@ -51,6 +52,7 @@ __all__ = [
     "BINANCE_WS_API_SETTINGS",
     "BinanceWsApiCodec",
     "binance_on_connect",
+    "binance_subscribe_user_data",
     "binance_ws_api_client",
 ]
 
@@ -191,10 +193,23 @@ def _rate_limits(entries: object, frame: bytes) -> tuple[RateLimitUsage, ...]:
     return tuple(usages)
 
 
+def binance_subscribe_user_data(client: WsApiClient, codec: BinanceWsApiCodec) -> Any:
+    """Subscribe this connection to the account's user data; return the venue's result."""
+    if codec.session_authenticated:
+        return client.call(WS_USER_DATA_SUBSCRIBE)
+    return client.call(WS_USER_DATA_SUBSCRIBE_SIGNED)
+
+
 def binance_on_connect(
-    codec: BinanceWsApiCodec, *, user_data: bool = True
+    codec: BinanceWsApiCodec,
+    *,
+    user_data: bool = True,
+    user_stream: UserStream | None = None,
 ) -> Callable[[WsApiClient], None]:
-    """Return the per-connection hook: logon (Ed25519 keys), then subscribe to user data."""
+    """Return the per-connection hook: logon (Ed25519 keys), then subscribe to user data.
+
+    ``user_stream`` learns of each subscription, with how to renew it on that connection.
+    """
 
     def on_connect(client: WsApiClient) -> None:
         signer = codec.signer
@@ -203,10 +218,9 @@ def binance_on_connect(
             codec.session_authenticated = True
         if not user_data:
             return
-        if codec.session_authenticated:
-            client.call(WS_USER_DATA_SUBSCRIBE)
-        else:
-            client.call(WS_USER_DATA_SUBSCRIBE_SIGNED)
+        binance_subscribe_user_data(client, codec)
+        if user_stream is not None:
+            user_stream.subscribed(lambda: binance_subscribe_user_data(client, codec))
 
     return on_connect
 
@@ -219,6 +233,7 @@ def binance_ws_api_client(
     limiter: RateLimiter | None = None,
     on_event: Callable[[Event, int], None] | None = None,
     user_data: bool = True,
+    user_stream: UserStream | None = None,
     timestamp_ms: Callable[[], int] | None = None,
     recv_window_ms: int | None = None,
     settings: WsApiSettings | None = None,
@@ -228,7 +243,8 @@ def binance_ws_api_client(
     """Build a Binance WS-API client that logs on and resubscribes after every connect.
 
     A ``serverShutdown`` event rolls the connection over (a new one, logged on and subscribed,
-    before the old one closes); every event also goes to ``on_event``.
+    before the old one closes); every event also goes to ``on_event``, and its payload to
+    ``user_stream`` (told of each subscription and of every lost connection too).
     """
     codec = BinanceWsApiCodec(
         signer, clock=clock, timestamp_ms=timestamp_ms, recv_window_ms=recv_window_ms
@@ -239,6 +255,8 @@ def binance_ws_api_client(
         payload = event.payload
         if built and isinstance(payload, dict) and payload.get("e") == SERVER_SHUTDOWN_EVENT:
             built[0].connection.rollover()
+        if user_stream is not None:
+            user_stream.on_event(payload, ts_recv_ns)
         if on_event is not None:
             on_event(event, ts_recv_ns)
 
@@ -249,8 +267,13 @@ def binance_ws_api_client(
         clock=clock,
         settings=settings,
         ws_settings=ws_settings or BINANCE_WS_API_SETTINGS,
-        on_connect=binance_on_connect(codec, user_data=user_data) if signer else None,
+        on_connect=(
+            binance_on_connect(codec, user_data=user_data, user_stream=user_stream)
+            if signer
+            else None
+        ),
         on_event=dispatch,
+        on_disconnect=user_stream.disconnected if user_stream is not None else None,
         limiter=limiter,
         factory=factory,
         name="binance-wsapi",
