@@ -8,8 +8,9 @@ first draws its cost from the venue's rate limiter.
 
 The interval adapts: ``fast_s`` while any order is in doubt or awaits start-up
 reconciliation, or while the user stream is down or has been silent for ``silent_after_s``;
-``slow_s`` otherwise (hummingbot's 5 s / 120 s lesson, driven by our own state). A failed
-round is counted and logged and the loop goes on at the fast interval.
+``slow_s`` otherwise (hummingbot's 5 s / 120 s lesson, driven by our own state); a stream
+going down during a slow wait brings the next round forward to ``fast_s`` after the last.
+A failed round is counted and logged and the loop goes on at the fast interval.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Reconciler:
         self.rounds = 0
         self.last: ReconcileResult | None = None
         self._stream_up = False
+        self._stream_drops = 0
         self._stream_seen_ns = clock.monotonic_ns()
         self._fills_from_ns = 0
         self._to_query: list[str] = []
@@ -79,8 +81,9 @@ class Reconciler:
         self._stream_seen_ns = self.clock.monotonic_ns()
 
     def stream_disconnected(self) -> None:
-        """Note that the user stream is down."""
+        """Note that the user stream is down (a slow wait under way is cut to ``fast_s``)."""
         self._stream_up = False
+        self._stream_drops += 1
 
     def stream_event(self) -> None:
         """Note a message on the user stream (it is alive)."""
@@ -112,11 +115,24 @@ class Reconciler:
         while True:
             try:
                 self.run_once()
-                wait = self.interval()
+                failed = False
             except ConnectivityError as exc:
                 self.errors.count(exc, "reconcile round failed")
-                wait = self.config.fast_s
-            self.clock.sleep(wait)
+                failed = True
+            self._pause(failed)
+
+    def _pause(self, failed: bool) -> None:
+        """Sleep until the next round, cut short (to ``fast_s``) if the stream drops meanwhile."""
+        cfg = self.config
+        began, drops = self.clock.monotonic_ns(), self._stream_drops
+        wait = cfg.fast_s if failed else self.interval()
+        while True:
+            if self._stream_drops != drops:
+                wait = min(wait, cfg.fast_s)  # events may be lost from here: catch up soon
+            left = wait - (self.clock.monotonic_ns() - began) / NS_PER_SECOND
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, cfg.fast_s))
 
     def run_once(self) -> ReconcileResult:
         """Run one round now; return what it changed."""

@@ -138,3 +138,23 @@ def test_loop_runs_under_its_supervisor_survives_a_failed_round_and_stops_on_clo
     finally:
         supervisor.close(timeout=1)
     assert supervisor.join(timeout=1) and supervisor.failures == []
+
+
+def test_stream_dropping_during_a_slow_wait_brings_the_next_round_forward() -> None:
+    rec, _, clock = _reconciler()
+    supervisor = Supervisor("account")
+    try:
+        rec.stream_connected()
+        rec.start(supervisor)
+        gevent.sleep(0)
+        assert rec.rounds == 1
+        clock.advance(10)
+        assert rec.rounds == 1  # slow: the next round is 60 s away
+        rec.stream_disconnected()
+        clock.advance(2)  # re-checked within fast_s: now overdue at the fast interval
+        assert rec.rounds == 2
+        clock.advance(2)
+        assert rec.rounds == 3
+    finally:
+        supervisor.close(timeout=1)
+    assert supervisor.join(timeout=1) and supervisor.failures == []
