@@ -6,7 +6,8 @@ factory) and ``snapshots`` (snapshot planning against the weight budget); ``dial
 a venue supplies); ``router`` (one connection's inbound frames); ``streams`` (desired vs
 acknowledged subscriptions); ``recording`` (the venue-neutral ``--record`` format) and
 ``replay`` (a recording through a dialect and a fresh ``BookSync``); ``endpoint`` (REST
-endpoint values); ``clock_sync`` (the supervised venue-clock sampler).
+endpoint values); ``clock_sync`` (the supervised venue-clock sampler); ``user_stream`` (an
+account's user-data events into the state manager).
 """
 
 from connectivity.connector.base import Connector, EventSink, QueueSink
@@ -15,6 +16,7 @@ from connectivity.connector.dialect import Channel, MarketDataDialect, SnapshotS
 from connectivity.connector.endpoint import Endpoint
 from connectivity.connector.market_data import MarketDataConfig, MarketDataConnector
 from connectivity.connector.streams import AckMode, Subscriptions
+from connectivity.connector.user_stream import StreamTerminated, UserStream
 
 __all__ = [
     "AckMode",
@@ -28,5 +30,7 @@ __all__ = [
     "MarketDataDialect",
     "QueueSink",
     "SnapshotSource",
+    "StreamTerminated",
     "Subscriptions",
+    "UserStream",
 ]
