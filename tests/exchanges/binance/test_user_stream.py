@@ -214,3 +214,19 @@ def test_a_silent_stream_speeds_reconciliation_without_reconnecting(account: Acc
     assert len(account.venue.connections) == 1 and account.stream.is_subscribed
     account.send(position(1000, BTC=("1", "0")))
     assert account.reconciler.interval() == CONFIG.slow_s
+
+
+def test_server_shutdown_rollover_keeps_the_stream_up_and_subscribed_on_the_new_connection(
+    account: Account,
+) -> None:
+    account.send({"e": "serverShutdown", "E": 1})
+    wait_for(lambda: account.client.connection.stats.rollovers == 1)
+    assert account.subscribe_log() == [1, 2]
+    assert account.stream.stats["disconnected"] == 0 and account.stream.is_subscribed
+    assert account.reconciler.interval() == CONFIG.slow_s
+    account.state.register(
+        OrderRequest("botp1-5", "ETH-BTC", Side.BUY, OrderType.LIMIT, Decimal(1), Decimal(1)), 0
+    )
+    account.send(report("botp1-5", "NEW", "NEW", "0", 1000, 1))  # on connection 2
+    order = account.state.order("botp1-5")
+    assert order is not None and order.status is OrderStatus.NEW
