@@ -10,9 +10,7 @@ from connectivity.core.timesync import ClockOffsetEstimator
 T0 = 1_700_000_000 * NS_PER_SECOND
 
 
-def trip(
-    est: ClockOffsetEstimator, at: int, offset: int, up_ms: float, down_ms: float
-) -> None:
+def trip(est: ClockOffsetEstimator, at: int, offset: int, up_ms: float, down_ms: float) -> None:
     """Send at local ``at``; the venue (``offset`` ahead) reads its clock after ``up_ms``."""
     up, down = round(up_ms * NS_PER_MS), round(down_ms * NS_PER_MS)
     est.add(at, at + up + offset, at + up + down)

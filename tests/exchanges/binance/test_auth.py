@@ -157,10 +157,13 @@ def test_form_body_gets_window_timestamp_and_signature_over_query_then_body() ->
     out = OutgoingRequest("POST", "/api/v3/order", vector["query"], vector["body"].encode(), form)
     signed = signer.sign_request(out)
     assert signed.query == vector["query"]  # untouched: everything added goes to the body
-    assert signed.body == (
-        f"{vector['body']}&recvWindow=5000&timestamp={vector['timestamp']}"
-        f"&signature={vector['signature']}"
-    ).encode()
+    assert (
+        signed.body
+        == (
+            f"{vector['body']}&recvWindow=5000&timestamp={vector['timestamp']}"
+            f"&signature={vector['signature']}"
+        ).encode()
+    )
     assert rest_payload(signed.query, signed.body.rpartition(b"&signature=")[0]) == (
         vector["payload"].encode()
     )
@@ -219,9 +222,10 @@ def test_fix_logon_payload_and_signature_match_official_vector() -> None:
     assert payload == "A\x01EXAMPLE\x01SPOT\x011\x0120240627-11:17:25.223"
     creds = Credentials(api_key="k", private_key_pem=fix["private_key_pem"].encode())
     signer = BinanceSigner(creds)
-    assert signer.fix_logon_signature(
-        fix["sender"], fix["target"], fix["seq"], fix["sending_time"]
-    ) == fix["signature"]
+    assert (
+        signer.fix_logon_signature(fix["sender"], fix["target"], fix["seq"], fix["sending_time"])
+        == fix["signature"]
+    )
 
 
 @given(
